@@ -1,0 +1,299 @@
+"""Fitted-model objects. Tables are polars DataFrames with lme4's vocabulary and R's names.
+
+A result is built once from the Rust core's output (``from_core``) and never changes; every
+table is computed on request from the stored estimates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glmmx.reterms import ReStructure
+
+
+SEPARATION_LIMIT = 15.0
+
+
+def _separation_notes(X: np.ndarray, beta: np.ndarray, names, family: str):
+    """Flag estimates whose contribution to the linear predictor exceeds 15 on the link
+    scale somewhere in the data (fitted probabilities or rates numerically 0/1 or ∞): the sign
+    of (quasi-)complete separation, where the estimate runs off to infinity."""
+    reach = np.abs(beta) * np.abs(X).max(axis=0)
+    huge = [n for n, r in zip(names, reach) if not np.isfinite(r) or r > SEPARATION_LIMIT]
+    if huge:
+        what = "(quasi-)complete separation" if family == "binomial" else "fitted rates at 0 or infinity"
+        yield (
+            f"estimates {', '.join(huge)} are huge (|beta * x| > {SEPARATION_LIMIT:g} on the link scale): "
+            f"probably {what}; these estimates and their standard errors are not meaningful"
+        )
+
+
+def _pnorm_upper2(z: np.ndarray) -> np.ndarray:
+    """Two-sided normal p-value 2·P(Z > |z|)."""
+    return np.array([math.erfc(abs(v) / math.sqrt(2.0)) if np.isfinite(v) else np.nan for v in z])
+
+
+@dataclass(frozen=True, eq=False)
+class GlmerResult:
+    """A GLMM fitted by :func:`glmmx.glmer` (lme4's ``glmerMod``).
+
+    Attributes are plain numbers; tables come from methods (``coef_table``, ``varcorr``,
+    ``ranef``) as polars DataFrames.
+    """
+
+    formula: str
+    family: str
+    link: str
+    nagq: int
+    x_names: tuple[str, ...]
+    x_assign: tuple[int, ...]
+    term_labels: tuple[str, ...]
+    re: ReStructure
+    theta: np.ndarray
+    beta: np.ndarray
+    _vcov: np.ndarray
+    vcov_source: str
+    fisher_info: np.ndarray
+    loglik: float
+    converged: bool
+    max_grad: float
+    iterations: int
+    evaluations: int
+    message: str
+    b: np.ndarray
+    cond_var: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    y: np.ndarray
+    prior_weights: np.ndarray
+    row_freq: np.ndarray
+    cluster_freq: np.ndarray
+    offset: np.ndarray
+    dev_resid: np.ndarray
+    n_dropped: int
+    dropped_columns: tuple[str, ...]
+    spec: Any
+    warnings: tuple[str, ...] = ()
+    _core: Any = field(default=None, repr=False)
+
+    @classmethod
+    def from_core(cls, raw, *, core, design, re, family, link, nagq, formula, y, m, offset, cluster_freq) -> GlmerResult:
+        """Wrap the Rust core's fit (``glmmx._core.GlmmFit``)."""
+        beta = np.asarray(raw.beta)
+        vcov = np.asarray(raw.vcov_beta)
+        notes = list(_separation_notes(design.X, beta, design.x_names, family))
+        if raw.vcov_source != "hessian" and nagq > 0:
+            notes.append("the Hessian of the deviance is not positive definite; standard errors use the Fisher information at the conditional modes")
+        return cls(
+            formula=formula if isinstance(formula, str) else formula.text,
+            family=family,
+            link=link,
+            nagq=nagq,
+            x_names=tuple(design.x_names),
+            x_assign=tuple(design.x_assign),
+            term_labels=tuple(design.term_labels),
+            re=re,
+            theta=np.asarray(raw.theta),
+            beta=beta,
+            _vcov=vcov,
+            vcov_source=raw.vcov_source,
+            fisher_info=np.asarray(raw.fisher_info),
+            loglik=-0.5 * raw.deviance,
+            converged=bool(raw.converged),
+            max_grad=float(raw.max_grad),
+            iterations=int(raw.iterations),
+            evaluations=int(raw.evaluations),
+            message=raw.message,
+            b=np.asarray(raw.b),
+            cond_var=np.asarray(raw.cond_var),
+            eta=np.asarray(raw.eta),
+            mu=np.asarray(raw.mu),
+            y=y,
+            prior_weights=m,
+            row_freq=cluster_freq[re.codes],
+            cluster_freq=cluster_freq,
+            offset=offset,
+            dev_resid=np.asarray(raw.dev_resid),
+            n_dropped=design.n_dropped,
+            dropped_columns=tuple(design.dropped_columns),
+            spec=design.spec,
+            warnings=tuple(notes),
+            _core=core,
+        )
+
+    # -- sizes and information criteria -------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        """Number of observations (each row counted with its cluster's frequency)."""
+        return int(round(float(self.row_freq.sum())))
+
+    @property
+    def ngroups(self) -> int:
+        """Number of levels of the grouping factor (counted with frequencies)."""
+        return int(round(float(self.cluster_freq.sum())))
+
+    @property
+    def npar(self) -> int:
+        """Number of estimated parameters: fixed effects plus covariance parameters."""
+        return len(self.beta) + len(self.theta)
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + self.npar * math.log(self.nobs)
+
+    @property
+    def deviance(self) -> float:
+        """R's ``deviance()`` of a glmer fit: the sum of squared deviance residuals at the
+        conditional modes (the summary's 'deviance' column is −2·logLik instead)."""
+        return float((self.row_freq * self.dev_resid).sum())
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.npar
+
+    @property
+    def ngroups_by_factor(self) -> dict[str, int]:
+        return {self.re.group: self.ngroups}
+
+    @property
+    def is_singular(self) -> bool:
+        """A variance component on the boundary (lme4's ``isSingular``, tol 1e-4)."""
+        diag = self.theta[self.re.theta_rows == self.re.theta_cols]
+        return bool((np.abs(diag) < 1e-4).any())
+
+    # -- fixed effects ------------------------------------------------------------------------
+    def fixef(self) -> dict[str, float]:
+        """Fixed-effect estimates by term name."""
+        return dict(zip(self.x_names, map(float, self.beta)))
+
+    def vcov(self) -> np.ndarray:
+        """Covariance matrix of the fixed-effect estimates (from the Hessian of the deviance
+        in (θ, β), as lme4 does for nAGQ ≥ 1; from the Fisher information for nAGQ = 0)."""
+        return self._vcov.copy()
+
+    @property
+    def std_errors(self) -> np.ndarray:
+        return np.sqrt(np.diag(self._vcov))
+
+    def coef_table(self):
+        """polars DataFrame: term, estimate, std_error, z_value, p_value (Wald tests)."""
+        import polars as pl
+
+        se = self.std_errors
+        z = self.beta / se
+        return pl.DataFrame(
+            {"term": list(self.x_names), "estimate": self.beta, "std_error": se, "z_value": z, "p_value": _pnorm_upper2(z)}
+        )
+
+    # -- random effects -----------------------------------------------------------------------
+    def varcorr(self):
+        """polars DataFrame as R's ``as.data.frame(VarCorr(fit))``: group, var1, var2, vcov,
+        sdcor (standard deviations for variances, correlations for covariances)."""
+        import polars as pl
+
+        cov = self.re.covariance(self.theta)
+        rows = []
+        for t in self.re.terms:
+            o = t.offset
+            sd = [math.sqrt(max(cov[o + i, o + i], 0.0)) for i in range(t.d)]
+            rows += [(t.name, t.columns[i], "", cov[o + i, o + i], sd[i]) for i in range(t.d)]
+            for i in range(t.d):
+                for j in range(i + 1, t.d):
+                    c = cov[o + i, o + j]
+                    corr = c / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else float("nan")
+                    rows.append((t.name, t.columns[i], t.columns[j], c, corr))
+        names = ["group", "var1", "var2", "vcov", "sdcor"]
+        return pl.DataFrame(rows, schema=names, orient="row")
+
+    def ranef(self):
+        """polars DataFrame: group, level, term, mode, cond_sd — the conditional modes of the
+        random effects and their conditional standard deviations (lme4's ``condVar``)."""
+        import polars as pl
+
+        m, d = self.b.shape
+        names = self.re.column_names
+        sd = np.sqrt(np.clip(np.einsum("kii->ki", self.cond_var), 0.0, None))
+        return pl.DataFrame(
+            {
+                "group": [self.re.group] * (m * d),
+                "level": [lvl for _ in range(d) for lvl in self.re.levels],
+                "term": [names[k] for k in range(d) for _ in range(m)],
+                "mode": self.b.T.reshape(-1),
+                "cond_sd": sd.T.reshape(-1),
+            }
+        )
+
+    # -- fitted values, residuals, prediction ---------------------------------------------------
+    def fitted(self) -> np.ndarray:
+        """Fitted means μ at the conditional modes, one per row used in the fit."""
+        return self.mu.copy()
+
+    def residuals(self, type: str = "deviance") -> np.ndarray:
+        """Residuals at the conditional modes: ``"deviance"`` (default), ``"pearson"``, or
+        ``"response"`` (y − μ), with the prior weights as R uses them."""
+        r = self.y - self.mu
+        if type == "response":
+            return r
+        if type == "pearson":
+            var = self.mu * (1.0 - self.mu) if self.family == "binomial" else self.mu
+            return r * np.sqrt(self.prior_weights) / np.sqrt(var)
+        if type == "deviance":
+            return np.sign(r) * np.sqrt(np.clip(self.dev_resid, 0.0, None))
+        from glmmx.exceptions import ModelSpecError
+
+        raise ModelSpecError(f"type must be 'deviance', 'pearson' or 'response', not {type!r}")
+
+    def predict(self, newdata=None, type: str = "response", re: bool = True) -> np.ndarray:
+        """Predictions on the link (``type="link"``) or response scale.
+
+        With ``re=True`` the conditional modes of each row's group are added; levels not seen
+        in the fit get the population prediction (random effect 0), as lme4's
+        ``allow.new.levels=TRUE``. Rows of ``newdata`` with missing values give NaN.
+        """
+        from glmmx.predict import predict_glmm
+
+        return predict_glmm(self, newdata, type=type, re=re)
+
+    def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
+        """Responses drawn from the fitted model with new random effects (lme4's
+        ``simulate``): an (nobs, nsim) array of 0/1 values or counts (binomial with trials:
+        numbers of successes)."""
+        from glmmx.predict import simulate_glmm
+
+        return simulate_glmm(self, nsim, seed)
+
+    def anova(self):
+        """lme4's sequential ANOVA table for one model: term, npar, sum_sq, mean_sq, f_value
+        (sums of squares of Rᵦβ̂ per term, Rᵦ the Cholesky factor of the fixed-effects
+        Fisher information at the conditional modes)."""
+        import polars as pl
+
+        chol = np.linalg.cholesky(self.fisher_info)
+        effects = (chol.T @ self.beta) ** 2
+        rows = []
+        for k, label in enumerate(self.term_labels, start=1):
+            idx = [i for i, a in enumerate(self.x_assign) if a == k]
+            if idx:
+                ss = float(effects[idx].sum())
+                rows.append((label, len(idx), ss, ss / len(idx), ss / len(idx)))
+        return pl.DataFrame(rows, schema=["term", "npar", "sum_sq", "mean_sq", "f_value"], orient="row")
+
+    # -- printing ----------------------------------------------------------------------------
+    def summary(self) -> str:
+        """The fit laid out like lme4's ``summary(glmerMod)``."""
+        from glmmx._summary import glmer_summary
+
+        return glmer_summary(self)
+
+    def __repr__(self) -> str:
+        from glmmx._summary import glmer_print
+
+        return glmer_print(self)

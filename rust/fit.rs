@@ -1,0 +1,169 @@
+//! Fitting a GLMM: starting values, the outer optimisation on the analytic gradient, Newton
+//! polishing with a finite-difference Hessian, the covariance of β̂, and an honest report of
+//! convergence.
+//!
+//! nAGQ ≥ 1 optimises (θ, β) jointly on the Laplace/AGQ deviance (lme4's second stage);
+//! nAGQ = 0 optimises θ alone with β at the joint mode (lme4's first stage).
+
+use crate::conditional::{Conditional, conditional};
+use crate::error::{Error, Result};
+use crate::glm::glm_start;
+use crate::glmm::GlmmModel;
+use crate::nagq0;
+use crate::optim::{OptimOptions, OptimResult, fd_hessian, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
+use faer::prelude::Solve;
+use faer::{Mat, Side};
+
+/// Newton decrement (deviance units) below which a fit counts as converged: the deviance
+/// could fall by at most about this much more.
+const DECREMENT_TOL: f64 = 1e-6;
+/// Projected gradient accepted as converged when the Hessian is not positive definite.
+const GRAD_TOL_SINGULAR: f64 = 1e-5;
+const POLISH_STEPS: usize = 6;
+
+/// Options of a fit (defaults live in Python).
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    pub n_agq: usize,
+    pub max_iter: usize,
+    pub theta0: Option<Vec<f64>>,
+    pub beta0: Option<Vec<f64>>,
+}
+
+/// Everything a fit produces.
+#[derive(Clone, Debug)]
+pub struct GlmmFit {
+    pub theta: Vec<f64>,
+    pub beta: Vec<f64>,
+    /// −2 log L at the estimates
+    pub deviance: f64,
+    /// gradient of the deviance in (θ, β) (θ only for nAGQ = 0)
+    pub gradient: Vec<f64>,
+    pub max_grad: f64,
+    pub converged: bool,
+    pub iterations: usize,
+    pub evaluations: usize,
+    pub message: String,
+    /// Hessian of the deviance in the optimised parameters
+    pub hessian: Option<Mat<f64>>,
+    /// covariance of β̂
+    pub vcov_beta: Mat<f64>,
+    /// "hessian" or "fisher": where `vcov_beta` came from
+    pub vcov_source: &'static str,
+    pub conditional: Conditional,
+}
+
+/// Fit the model.
+pub fn fit(model: &mut GlmmModel, opts: &FitOptions) -> Result<GlmmFit> {
+    let theta0 = opts.theta0.clone().unwrap_or_else(|| model.template.theta_start());
+    let beta0 = match &opts.beta0 {
+        Some(b) => b.clone(),
+        None => glm_start(&model.data, model.family, model.link)?,
+    };
+    if theta0.len() != model.n_theta() || beta0.len() != model.p() {
+        return Err(Error::bad_input("starting values have the wrong length"));
+    }
+    if opts.n_agq == 0 { fit_nagq0(model, theta0, beta0, opts) } else { fit_agq(model, theta0, beta0, opts) }
+}
+
+fn fit_agq(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitOptions) -> Result<GlmmFit> {
+    let nt = model.n_theta();
+    let lower: Vec<f64> = model.template.lower_bounds().into_iter().chain(std::iter::repeat(f64::NEG_INFINITY).take(model.p())).collect();
+    let x0: Vec<f64> = theta0.into_iter().chain(beta0).collect();
+    let n_agq = opts.n_agq;
+    let mut fg = |x: &[f64]| model.deviance(&x[..nt], &x[nt..], n_agq, true).map(|e| (e.deviance, e.gradient));
+    let mut res = minimize(&mut fg, &x0, &lower, None, &OptimOptions { gtol: 1e-4, max_iter: opts.max_iter })?;
+    let (hessian, decrement) = polish(&mut fg, &mut res, &lower)?;
+    // leave the stored modes at the estimates
+    model.deviance(&res.x[..nt], &res.x[nt..], n_agq, false)?;
+    let cond = conditional(model, &res.x[..nt], &res.x[nt..])?;
+    let (vcov_beta, vcov_source) = match hessian_vcov(&hessian, nt) {
+        Some(v) => (v, "hessian"),
+        None => (fisher_vcov(&cond)?, "fisher"),
+    };
+    Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, vcov_source, cond, nt))
+}
+
+fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitOptions) -> Result<GlmmFit> {
+    let nt = model.n_theta();
+    let lower = model.template.lower_bounds();
+    let mut beta = beta0;
+    let mut fg = |theta: &[f64]| nagq0::deviance(model, theta, &mut beta, true).map(|e| (e.deviance, e.gradient));
+    let mut res = minimize(&mut fg, &theta0, &lower, None, &OptimOptions { gtol: 1e-4, max_iter: opts.max_iter })?;
+    let (hessian, decrement) = polish(&mut fg, &mut res, &lower)?;
+    drop(fg);
+    nagq0::deviance(model, &res.x, &mut beta, false)?;
+    let cond = conditional(model, &res.x, &beta)?;
+    let vcov_beta = fisher_vcov(&cond)?;
+    res.x.extend_from_slice(&beta);
+    Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, "fisher", cond, nt))
+}
+
+/// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped;
+/// returns the Hessian and the final Newton decrement.
+fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut OptimResult, lower: &[f64]) -> Result<(Mat<f64>, f64)> {
+    let mut hessian = fd_hessian(fg, &res.x)?;
+    res.evaluations += 2 * res.x.len();
+    for _ in 0..POLISH_STEPS {
+        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
+        if decrement <= 1e-12 || !decrement.is_finite() {
+            break;
+        }
+        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
+        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
+        res.evaluations += evals;
+        res.iterations += 1;
+        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
+        (res.x, res.f, res.grad) = (x, f, g);
+        if moved > 1e-3 {
+            hessian = fd_hessian(fg, &res.x)?;
+            res.evaluations += 2 * res.x.len();
+        }
+    }
+    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
+    Ok((hessian, decrement))
+}
+
+/// β-block of (H/2)⁻¹, lme4's covariance of β̂ for nAGQ ≥ 1; None unless H is positive
+/// definite.
+fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
+    let np = h.nrows();
+    let llt = h.llt(Side::Lower).ok()?;
+    let inv = llt.solve(&Mat::<f64>::identity(np, np));
+    let p = np - nt;
+    let v = Mat::from_fn(p, p, |i, j| inv[(nt + i, nt + j)] + inv[(nt + j, nt + i)]);
+    let valid = (0..p).all(|i| v[(i, i)] > 0.0 && v[(i, i)].is_finite());
+    valid.then_some(v)
+}
+
+/// (RX'RX)⁻¹ with Fisher weights: lme4's covariance of β̂ without a Hessian.
+fn fisher_vcov(cond: &Conditional) -> Result<Mat<f64>> {
+    cond.fisher.inverse().ok_or(Error::NotPositiveDefinite { what: "the Fisher information of the fixed effects", block: None })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(res: OptimResult, lower: &[f64], decrement: f64, hessian: Option<Mat<f64>>, vcov_beta: Mat<f64>, vcov_source: &'static str, conditional: Conditional, nt: usize) -> GlmmFit {
+    let n_opt = res.grad.len();
+    let max_grad = max_projected_grad(&res.x[..n_opt], &res.grad, lower);
+    let converged = if decrement.is_finite() { decrement <= DECREMENT_TOL } else { max_grad <= GRAD_TOL_SINGULAR };
+    let message = if converged {
+        format!("converged: Newton decrement {decrement:.2e}, max|grad| {max_grad:.2e}")
+    } else {
+        format!("not converged ({}): max|grad| = {max_grad:.3e}, Newton decrement {decrement:.3e}", res.message)
+    };
+    GlmmFit {
+        theta: res.x[..nt].to_vec(),
+        beta: res.x[nt..].to_vec(),
+        deviance: res.f,
+        gradient: res.grad,
+        max_grad,
+        converged,
+        iterations: res.iterations,
+        evaluations: res.evaluations,
+        message,
+        hessian,
+        vcov_beta,
+        vcov_source,
+        conditional,
+    }
+}

@@ -1,0 +1,24 @@
+//! glmmx's numerical core: mixed models fitted by penalised IRLS, the Laplace approximation
+//! and adaptive Gauss–Hermite quadrature, with analytic gradients and group-parallel (rayon)
+//! evaluation. Python bindings live in `py.rs` behind the `python` feature.
+
+pub mod agq;
+pub mod cluster;
+pub mod conditional;
+pub mod error;
+pub mod fit;
+pub mod family;
+pub mod ghq;
+pub mod glm;
+pub mod glmm;
+pub mod linalg;
+pub mod nagq0;
+pub mod optim;
+pub mod par;
+pub mod pirls;
+pub mod remat;
+#[cfg(test)]
+mod testdata;
+
+#[cfg(feature = "python")]
+mod py;

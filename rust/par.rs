@@ -1,0 +1,40 @@
+//! Deterministic group-parallel map over clusters.
+//!
+//! Clusters are cut into fixed-size chunks whatever the number of threads; each chunk yields
+//! one partial result, and the caller folds the partials in chunk order. Floating-point sums
+//! therefore happen in the same order on 1 or 64 threads, and results are bit-identical.
+
+use crate::error::Result;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Clusters per chunk.
+pub const CHUNK: usize = 32;
+
+/// Below this many row evaluations per call the work runs on the calling thread: rayon's
+/// hand-off costs more than it saves on small problems.
+pub const PARALLEL_MIN_WORK: usize = 40_000;
+
+/// Apply `f` to each chunk of clusters, in parallel when `parallel`, giving the partial
+/// results in chunk order. `state` holds `stride` values per cluster (e.g. the conditional
+/// modes) and each call gets its chunk's part, mutably.
+pub fn map_chunks<W, T, I, F>(n_clusters: usize, state: &mut [f64], stride: usize, parallel: bool, init: I, f: F) -> Result<Vec<T>>
+where
+    T: Send,
+    W: Send,
+    I: Fn() -> W + Sync + Send,
+    F: Fn(&mut W, Range<usize>, &mut [f64]) -> Result<T> + Sync + Send,
+{
+    debug_assert_eq!(state.len(), n_clusters * stride);
+    let run = |w: &mut W, (ci, st): (usize, &mut [f64])| {
+        let a = ci * CHUNK;
+        f(w, a..(a + CHUNK).min(n_clusters), st)
+    };
+    let step = (CHUNK * stride).max(1);
+    if parallel {
+        state.par_chunks_mut(step).enumerate().map_init(&init, run).collect()
+    } else {
+        let mut w = init();
+        state.chunks_mut(step).enumerate().map(|x| run(&mut w, x)).collect()
+    }
+}

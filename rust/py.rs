@@ -1,0 +1,241 @@
+//! The Python boundary (the only file that knows PyO3): input checking, GIL release, thread
+//! pools, error mapping, and results as NumPy arrays.
+
+use crate::cluster::Clustered;
+use crate::error::Error;
+use crate::family::{Family, Link};
+use crate::fit::{FitOptions, GlmmFit, fit};
+use crate::glmm::GlmmModel;
+use crate::nagq0;
+use crate::remat::ReTemplate;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+create_exception!(_core, ModelSpecError, PyValueError, "The model or its data are specified wrongly.");
+create_exception!(_core, NumericalError, PyArithmeticError, "A numerical step failed.");
+create_exception!(_core, ConvergenceError, PyRuntimeError, "The optimiser could not produce an estimate.");
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::BadInput { .. } | Error::BadLink { .. } => ModelSpecError::new_err(e.to_string()),
+            Error::NotPositiveDefinite { .. } | Error::PirlsStepHalving { .. } => NumericalError::new_err(e.to_string()),
+            Error::NonFiniteStart { .. } => ConvergenceError::new_err(e.to_string()),
+        }
+    }
+}
+
+/// Run `f` without the GIL, on `threads` threads (all cores when None), turning a panic into
+/// a NumericalError instead of letting it cross into Python.
+fn run_detached<T: Send>(py: Python<'_>, threads: Option<usize>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    let outcome = py.detach(move || {
+        catch_unwind(AssertUnwindSafe(move || match threads {
+            None => f().map_err(PyErr::from),
+            Some(k) => rayon::ThreadPoolBuilder::new()
+                .num_threads(k.max(1))
+                .build()
+                .map_err(|e| NumericalError::new_err(format!("cannot start {k} threads: {e}")))?
+                .install(f)
+                .map_err(PyErr::from),
+        }))
+    });
+    outcome.unwrap_or_else(|panic| {
+        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        Err(NumericalError::new_err(format!("internal error in the glmmx core: {what}")))
+    })
+}
+
+fn slice<'a>(name: &str, a: &'a PyReadonlyArray1<'_, f64>) -> PyResult<&'a [f64]> {
+    a.as_slice().map_err(|_| ModelSpecError::new_err(format!("{name} must be a contiguous float64 array")))
+}
+
+/// Column-major data of a Fortran-ordered (n × k) array.
+fn fortran<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f64>) -> PyResult<(&'a [f64], usize)> {
+    let k = a.shape()[1];
+    if !(a.is_fortran_contiguous() || k <= 1) {
+        return Err(ModelSpecError::new_err(format!("{name} must be a Fortran-ordered float64 matrix")));
+    }
+    Ok((a.as_slice().map_err(|_| ModelSpecError::new_err(format!("{name} must be contiguous")))?, k))
+}
+
+fn vec_out<'py>(py: Python<'py>, v: Vec<f64>) -> Py<PyArray1<f64>> {
+    PyArray1::from_vec(py, v).unbind()
+}
+
+fn mat_out<'py>(py: Python<'py>, m: &faer::Mat<f64>) -> PyResult<Py<PyAny>> {
+    let (r, c) = (m.nrows(), m.ncols());
+    let flat: Vec<f64> = (0..r).flat_map(|i| (0..c).map(move |j| (i, j))).map(|(i, j)| m[(i, j)]).collect();
+    Ok(PyArray1::from_vec(py, flat).reshape([r, c])?.into_any().unbind())
+}
+
+/// A GLMM with one grouping factor, data prepared once.
+#[pyclass(name = "GlmmModel", module = "glmmx._core")]
+pub struct PyGlmmModel {
+    inner: GlmmModel,
+}
+
+#[pymethods]
+impl PyGlmmModel {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        y: PyReadonlyArray1<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        offset: PyReadonlyArray1<'_, f64>,
+        x: PyReadonlyArray2<'_, f64>,
+        z: PyReadonlyArray2<'_, f64>,
+        group: PyReadonlyArray1<'_, u32>,
+        n_groups: usize,
+        group_freq: PyReadonlyArray1<'_, f64>,
+        theta_rows: PyReadonlyArray1<'_, u32>,
+        theta_cols: PyReadonlyArray1<'_, u32>,
+        family: &str,
+        link: &str,
+    ) -> PyResult<Self> {
+        let (xs, p) = fortran("X", &x)?;
+        let (zs, d) = fortran("Z", &z)?;
+        let group = group.as_slice().map_err(|_| ModelSpecError::new_err("group must be a contiguous uint32 array"))?;
+        let rows = theta_rows.as_slice().map_err(|_| ModelSpecError::new_err("theta_rows must be contiguous"))?;
+        let cols = theta_cols.as_slice().map_err(|_| ModelSpecError::new_err("theta_cols must be contiguous"))?;
+        let data = Clustered::new(slice("y", &y)?, slice("weights", &weights)?, slice("offset", &offset)?, xs, p, zs, d, group, n_groups, slice("group_freq", &group_freq)?)?;
+        let template = ReTemplate::new(d, rows, cols)?;
+        let inner = GlmmModel::new(data, Family::parse(family)?, Link::parse(link)?, template)?;
+        Ok(PyGlmmModel { inner })
+    }
+
+    /// Number of covariance parameters.
+    #[getter]
+    fn n_theta(&self) -> usize {
+        self.inner.n_theta()
+    }
+
+    /// Number of clusters.
+    #[getter]
+    fn n_clusters(&self) -> usize {
+        self.inner.data.n_clusters()
+    }
+
+    /// Σ of the likelihood constants (binomial coefficients, −log y!).
+    #[getter]
+    fn loglik_constant(&self) -> f64 {
+        self.inner.loglik_constant
+    }
+
+    /// Lower bounds of θ.
+    fn theta_lower<'py>(&self, py: Python<'py>) -> Py<PyArray1<f64>> {
+        vec_out(py, self.inner.template.lower_bounds())
+    }
+
+    /// −2 log L at (θ, β) and its gradient in (θ, β) (empty unless `gradient`).
+    #[pyo3(signature = (theta, beta, *, n_agq, gradient))]
+    fn deviance<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
+        self.check_lengths(&theta, &beta)?;
+        let model = &mut self.inner;
+        let e = run_detached(py, None, move || model.deviance(&theta, &beta, n_agq, gradient))?;
+        Ok((e.deviance, vec_out(py, e.gradient)))
+    }
+
+    /// The nAGQ = 0 criterion at θ with β moved to the joint mode (starting from `beta`):
+    /// (deviance, gradient in θ, β at the joint mode).
+    fn deviance_nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
+        self.check_lengths(&theta, &beta)?;
+        let model = &mut self.inner;
+        let (e, b) = run_detached(py, None, move || {
+            let mut b = beta;
+            nagq0::deviance(model, &theta, &mut b, true).map(|e| (e, b))
+        })?;
+        Ok((e.deviance, vec_out(py, e.gradient), vec_out(py, b)))
+    }
+
+    /// Fit the model.
+    #[pyo3(signature = (*, n_agq, max_iter, theta0, beta0, threads))]
+    fn fit<'py>(&mut self, py: Python<'py>, n_agq: usize, max_iter: usize, theta0: Option<Vec<f64>>, beta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PyGlmmFit> {
+        let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
+        let model = &mut self.inner;
+        let result = run_detached(py, threads, move || fit(model, &opts))?;
+        PyGlmmFit::new(py, result, self.inner.loglik_constant, self.inner.data.d)
+    }
+}
+
+impl PyGlmmModel {
+    fn check_lengths(&self, theta: &[f64], beta: &[f64]) -> PyResult<()> {
+        if theta.len() != self.inner.n_theta() || beta.len() != self.inner.p() {
+            return Err(ModelSpecError::new_err(format!(
+                "theta needs {} values and beta {}; got {} and {}",
+                self.inner.n_theta(),
+                self.inner.p(),
+                theta.len(),
+                beta.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A fitted GLMM as plain arrays; `glmmx.results` wraps it.
+#[pyclass(name = "GlmmFit", module = "glmmx._core", frozen, get_all)]
+pub struct PyGlmmFit {
+    theta: Py<PyArray1<f64>>,
+    beta: Py<PyArray1<f64>>,
+    deviance: f64,
+    loglik_constant: f64,
+    gradient: Py<PyArray1<f64>>,
+    max_grad: f64,
+    converged: bool,
+    iterations: usize,
+    evaluations: usize,
+    message: String,
+    hessian: Option<Py<PyAny>>,
+    vcov_beta: Py<PyAny>,
+    vcov_source: String,
+    fisher_info: Py<PyAny>,
+    b: Py<PyAny>,
+    cond_var: Py<PyAny>,
+    eta: Py<PyArray1<f64>>,
+    mu: Py<PyArray1<f64>>,
+    dev_resid: Py<PyArray1<f64>>,
+}
+
+impl PyGlmmFit {
+    fn new(py: Python<'_>, f: GlmmFit, loglik_constant: f64, d: usize) -> PyResult<Self> {
+        let m = f.conditional.b.len() / d.max(1);
+        let c = f.conditional;
+        Ok(PyGlmmFit {
+            theta: vec_out(py, f.theta),
+            beta: vec_out(py, f.beta),
+            deviance: f.deviance,
+            loglik_constant,
+            gradient: vec_out(py, f.gradient),
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            hessian: f.hessian.as_ref().map(|h| mat_out(py, h)).transpose()?,
+            vcov_beta: mat_out(py, &f.vcov_beta)?,
+            vcov_source: f.vcov_source.to_string(),
+            fisher_info: mat_out(py, &c.fisher.full())?,
+            b: PyArray1::from_vec(py, c.b).reshape([m, d])?.into_any().unbind(),
+            // blocks are column-major d × d; as (m, d, d) C-order this is each block transposed,
+            // which is the same matrix because it is symmetric
+            cond_var: PyArray1::from_vec(py, c.cond_var).reshape([m, d, d])?.into_any().unbind(),
+            eta: vec_out(py, c.eta),
+            mu: vec_out(py, c.mu),
+            dev_resid: vec_out(py, c.dev_resid),
+        })
+    }
+}
+
+/// The compiled core of glmmx.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGlmmModel>()?;
+    m.add_class::<PyGlmmFit>()?;
+    m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
+    m.add("NumericalError", m.py().get_type::<NumericalError>())?;
+    m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;
+    Ok(())
+}
