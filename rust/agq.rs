@@ -40,6 +40,11 @@ pub struct Accum {
     zq: Vec<f64>,
     gv: Vec<f64>,
     s: Vec<f64>,
+    zeta: Vec<f64>,
+    zr: Vec<f64>,
+    zg0: Vec<f64>,
+    m: Vec<f64>,
+    p_mat: Vec<f64>,
     mat: [Vec<f64>; 4],
 }
 
@@ -57,6 +62,11 @@ impl Accum {
             zq: vec![0.0; dd],
             gv: vec![0.0; dd],
             s: vec![0.0; n_max],
+            zeta: vec![0.0; d],
+            zr: vec![0.0; d],
+            zg0: vec![0.0; d],
+            m: vec![0.0; dd],
+            p_mat: vec![0.0; dd],
             mat: [vec![0.0; dd], vec![0.0; dd], vec![0.0; dd], vec![0.0; dd]],
         }
     }
@@ -205,103 +215,97 @@ fn accumulate_node(c: &Cluster, acc: &mut Accum, zk: &[f64], w: f64, n: usize, d
 #[allow(clippy::too_many_arguments)]
 pub fn gradient(c: &Cluster, lambda: &[f64], ws: &mut Workspace, acc: &mut Accum, u: &[f64], laplace: bool, beta_zeta: Option<&[f64]>, out: GradOut) {
     let (n, d, p) = (c.len(), c.d, c.p);
-    let p_mat = shape_matrix(lambda, ws, acc, laplace);
+    shape_matrix(lambda, ws, acc, laplace);
     let x_zeta = |j: usize| beta_zeta.map_or(0.0, |zb| c.x[j * p..(j + 1) * p].iter().zip(zb).map(|(x, z)| x * z).sum());
     // ḡ = v̄ − Λᵀ·(Zᵀḡ_obs), then ζ = H_obs⁻¹(c + 2ḡ − B·ζ_β)
-    let mut zeta: Vec<f64> = (0..d).map(|col| acc.vbar[col] - (col..d).map(|r| lambda[r + col * d] * acc.zg_bar[r]).sum::<f64>()).collect();
-    zeta.iter_mut().for_each(|g| *g *= 2.0);
+    for col in 0..d {
+        acc.zeta[col] = 2.0 * (acc.vbar[col] - (col..d).map(|r| lambda[r + col * d] * acc.zg_bar[r]).sum::<f64>());
+    }
     for j in 0..n {
         let aj = &ws.a[j * d..(j + 1) * d];
-        acc.s[j] = quad_form(&p_mat, d, aj);
+        acc.s[j] = quad_form(&acc.p_mat, d, aj);
         let cj = ws.terms[j].dw_fisher * acc.s[j] - ws.terms[j].w_obs * x_zeta(j);
-        zeta.iter_mut().zip(aj).for_each(|(z, a)| *z += cj * a);
+        acc.zeta.iter_mut().zip(aj).for_each(|(z, a)| *z += cj * a);
     }
-    ws.chol_obs.solve(&mut zeta);
-    let mut zr = vec![0.0; d];
-    let mut zg0 = vec![0.0; d];
-    let mut m = vec![0.0; d * d];
+    ws.chol_obs.solve(&mut acc.zeta);
+    acc.zr.fill(0.0);
+    acc.zg0.fill(0.0);
+    acc.m.fill(0.0);
     for j in 0..n {
         let t = ws.terms[j];
         let aj = &ws.a[j * d..(j + 1) * d];
         let zj = &c.z[j * d..(j + 1) * d];
-        let r = t.dw_fisher * acc.s[j] - t.w_obs * (aj.iter().zip(&zeta).map(|(a, z)| a * z).sum::<f64>() + x_zeta(j));
+        let r = t.dw_fisher * acc.s[j] - t.w_obs * (aj.iter().zip(&acc.zeta).map(|(a, z)| a * z).sum::<f64>() + x_zeta(j));
         let rb = c.freq * (r - 2.0 * acc.gbar[j]);
         for (gb, x) in out.beta.iter_mut().zip(&c.x[j * p..(j + 1) * p]) {
             *gb += rb * x;
         }
         for k in 0..d {
-            zr[k] += r * zj[k];
-            zg0[k] += t.score * zj[k];
+            acc.zr[k] += r * zj[k];
+            acc.zg0[k] += t.score * zj[k];
         }
-        syr_lower(&mut m, d, t.w_fisher, zj);
+        syr_lower(&mut acc.m, d, t.w_fisher, zj);
     }
-    fill_upper(&mut m, d);
+    fill_upper(&mut acc.m, d);
     let [ml, mlp, ..] = &mut acc.mat;
-    matmul(&m, lambda, d, ml);
-    matmul(ml, &p_mat, d, mlp);
+    matmul(&acc.m, lambda, d, ml);
+    matmul(ml, &acc.p_mat, d, mlp);
     for col in 0..d {
         for r in 0..d {
-            let g = zr[r] * u[col] + 2.0 * mlp[r + col * d] + zg0[r] * zeta[col] - 2.0 * acc.gv[r + col * d];
+            let g = acc.zr[r] * u[col] + 2.0 * mlp[r + col * d] + acc.zg0[r] * acc.zeta[col] - 2.0 * acc.gv[r + col * d];
             out.lambda[r + col * d] += c.freq * g;
         }
     }
 }
 
-/// P = H⁻¹ − 2Q, the matrix that carries every derivative of H (module docs).
-fn shape_matrix(lambda: &[f64], ws: &Workspace, acc: &mut Accum, laplace: bool) -> Vec<f64> {
+/// P = H⁻¹ − 2Q into `acc.p_mat`: the matrix that carries every derivative of H (module docs).
+fn shape_matrix(lambda: &[f64], ws: &Workspace, acc: &mut Accum, laplace: bool) {
     let d = ws.d;
     let chol = &ws.chol_fisher;
-    let mut p_mat = vec![0.0; d * d];
-    chol.inverse_into(&mut p_mat);
+    chol.inverse_into(&mut acc.p_mat);
     if laplace {
-        return p_mat;
+        return;
     }
+    let [e, ltc, k_mat, tmp] = &mut acc.mat;
     // E = Σ ωₖ zₖ ∇h(vₖ)ᵀ = zv − zq·Λ
-    let mut e = vec![0.0; d * d];
-    matmul(&acc.zq, lambda, d, &mut e);
+    matmul(&acc.zq, lambda, d, e);
     e.iter_mut().zip(&acc.zv).for_each(|(e, zv)| *e = zv - *e);
-    // C = L⁻ᵀ E L⁻ᵀ
-    let c_mat = sandwich(chol, &e, d, true);
+    // C = L⁻ᵀ E L⁻ᵀ (in e)
+    sandwich(chol, e, tmp, d, true);
     // K = ½·sym(lower(LᵀC)); Q = L⁻ᵀ K L⁻¹
     let l = chol.l();
-    let mut ltc = vec![0.0; d * d];
     for col in 0..d {
         for r in 0..d {
-            ltc[r + col * d] = (0..d).map(|k| l[k + r * d] * c_mat[k + col * d]).sum();
+            ltc[r + col * d] = (0..d).map(|k| l[k + r * d] * e[k + col * d]).sum();
         }
     }
-    let mut k_mat = vec![0.0; d * d];
     for col in 0..d {
         for r in 0..d {
             k_mat[r + col * d] = 0.5 * ltc[r.max(col) + r.min(col) * d];
         }
     }
-    let q = sandwich(chol, &k_mat, d, false);
-    p_mat.iter_mut().zip(&q).for_each(|(p, q)| *p -= 2.0 * q);
-    p_mat
+    sandwich(chol, k_mat, tmp, d, false);
+    acc.p_mat.iter_mut().zip(k_mat.iter()).for_each(|(p, q)| *p -= 2.0 * q);
 }
 
-/// L⁻ᵀ·A·L⁻ᵀ (`right_transposed`) or L⁻ᵀ·A·L⁻¹.
-fn sandwich(chol: &SmallChol, a: &[f64], d: usize, right_transposed: bool) -> Vec<f64> {
-    let mut left = a.to_vec();
+/// a ← L⁻ᵀ·a·L⁻ᵀ (`right_transposed`) or L⁻ᵀ·a·L⁻¹, using `tmp` as scratch.
+fn sandwich(chol: &SmallChol, a: &mut [f64], tmp: &mut [f64], d: usize, right_transposed: bool) {
     for col in 0..d {
-        chol.solve_lt(&mut left[col * d..(col + 1) * d]);
+        chol.solve_lt(&mut a[col * d..(col + 1) * d]);
     }
-    // (left · R)ᵀ = Rᵀ · leftᵀ, with Rᵀ = L⁻¹ or L⁻ᵀ applied to the columns of leftᵀ
-    let mut t = transpose(&left, d);
+    // (a · R)ᵀ = Rᵀ · aᵀ, with Rᵀ = L⁻¹ or L⁻ᵀ applied to the columns of aᵀ
+    transpose(a, tmp, d);
     for col in 0..d {
-        let v = &mut t[col * d..(col + 1) * d];
+        let v = &mut tmp[col * d..(col + 1) * d];
         if right_transposed { chol.solve_l(v) } else { chol.solve_lt(v) }
     }
-    transpose(&t, d)
+    transpose(tmp, a, d);
 }
 
-fn transpose(a: &[f64], d: usize) -> Vec<f64> {
-    let mut t = vec![0.0; d * d];
+fn transpose(a: &[f64], out: &mut [f64], d: usize) {
     for col in 0..d {
         for r in 0..d {
-            t[col + r * d] = a[r + col * d];
+            out[col + r * d] = a[r + col * d];
         }
     }
-    t
 }

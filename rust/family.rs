@@ -100,8 +100,8 @@ impl Family {
     pub fn loglik_score(self, link: Link, y: f64, m: f64, eta: f64) -> (f64, f64) {
         match (self, link) {
             (Family::Binomial, Link::Logit) => {
-                let mu = expit(eta);
-                (m * (y * eta - log1pexp(eta)), m * (y - mu))
+                let (mu, softplus) = expit_log1pexp(eta);
+                (m * (y * eta - softplus), m * (y - mu))
             }
             (Family::Poisson, Link::Log) => {
                 let mu = eta.exp();
@@ -255,14 +255,22 @@ fn binomial_terms(link: Link, y: f64, m: f64, eta: f64) -> ObsTerms {
     }
 }
 
+/// μ = expit(η) and log(1 + e^η) from one exponential.
+#[inline]
+fn expit_log1pexp(eta: f64) -> (f64, f64) {
+    let e = (-eta.abs()).exp();
+    let mu = if eta >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    (mu, eta.max(0.0) + e.ln_1p())
+}
+
 /// Canonical logit fast path: g = m(y − μ), w = w_obs = mμ(1−μ), dw = w(1−2μ).
 #[inline]
 fn logit_terms(y: f64, m: f64, eta: f64) -> ObsTerms {
-    let mu = expit(eta);
+    let (mu, softplus) = expit_log1pexp(eta);
     let w = m * mu * (1.0 - mu);
     ObsTerms {
         mu,
-        loglik: m * (y * eta - log1pexp(eta)),
+        loglik: m * (y * eta - softplus),
         score: m * (y - mu),
         w_fisher: w,
         w_obs: w,

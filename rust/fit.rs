@@ -20,6 +20,9 @@ const DECREMENT_TOL: f64 = 1e-6;
 /// Projected gradient accepted as converged when the Hessian is not positive definite.
 const GRAD_TOL_SINGULAR: f64 = 1e-5;
 const POLISH_STEPS: usize = 6;
+/// The quasi-Newton search stops here; Newton polishing with the finite-difference Hessian
+/// (needed anyway for the standard errors) takes it the rest of the way.
+const BFGS_GTOL: f64 = 1e-3;
 
 /// Options of a fit (defaults live in Python).
 #[derive(Clone, Debug)]
@@ -71,11 +74,11 @@ fn fit_agq(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitO
     let lower: Vec<f64> = model.template.lower_bounds().into_iter().chain(std::iter::repeat(f64::NEG_INFINITY).take(model.p())).collect();
     let x0: Vec<f64> = theta0.into_iter().chain(beta0).collect();
     let n_agq = opts.n_agq;
+    let fisher = nagq0::schur_pass(model, &model.template.lambda(&x0[..nt]), &x0[nt..], nagq0::Curvature::Fisher)?.full();
     let mut fg = |x: &[f64]| model.deviance(&x[..nt], &x[nt..], n_agq, true).map(|e| (e.deviance, e.gradient));
-    let mut res = minimize(&mut fg, &x0, &lower, None, &OptimOptions { gtol: 1e-4, max_iter: opts.max_iter })?;
-    let (hessian, decrement) = polish(&mut fg, &mut res, &lower)?;
-    // leave the stored modes at the estimates
-    model.deviance(&res.x[..nt], &res.x[nt..], n_agq, false)?;
+    let b0 = initial_hessian(&mut fg, &x0, nt, &fisher)?;
+    let mut res = minimize(&mut fg, &x0, &lower, b0, &OptimOptions { gtol: BFGS_GTOL, max_iter: opts.max_iter })?;
+    let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     let cond = conditional(model, &res.x[..nt], &res.x[nt..])?;
     let (vcov_beta, vcov_source) = match hessian_vcov(&hessian, nt) {
         Some(v) => (v, "hessian"),
@@ -89,8 +92,8 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     let lower = model.template.lower_bounds();
     let mut beta = beta0;
     let mut fg = |theta: &[f64]| nagq0::deviance(model, theta, &mut beta, true).map(|e| (e.deviance, e.gradient));
-    let mut res = minimize(&mut fg, &theta0, &lower, None, &OptimOptions { gtol: 1e-4, max_iter: opts.max_iter })?;
-    let (hessian, decrement) = polish(&mut fg, &mut res, &lower)?;
+    let mut res = minimize(&mut fg, &theta0, &lower, None, &OptimOptions { gtol: BFGS_GTOL, max_iter: opts.max_iter })?;
+    let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     drop(fg);
     nagq0::deviance(model, &res.x, &mut beta, false)?;
     let cond = conditional(model, &res.x, &beta)?;
@@ -99,12 +102,41 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, "fisher", cond, nt))
 }
 
-/// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped;
-/// returns the Hessian and the final Newton decrement.
-fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut OptimResult, lower: &[f64]) -> Result<(Mat<f64>, f64)> {
-    let mut hessian = fd_hessian(fg, &res.x)?;
-    res.evaluations += 2 * res.x.len();
-    for _ in 0..POLISH_STEPS {
+/// A starting Hessian for the quasi-Newton search: the β block is 2·S, twice the Fisher
+/// information of β at the conditional modes (what the deviance's curvature in β is, up to
+/// the log-determinant's), and the θ rows and columns come from central differences of the
+/// analytic gradient. None if the result is not positive definite.
+fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[f64], nt: usize, fisher: &Mat<f64>) -> Result<Option<Mat<f64>>> {
+    let np = x0.len();
+    let mut h = Mat::<f64>::zeros(np, np);
+    for i in nt..np {
+        for j in nt..np {
+            h[(i, j)] = 2.0 * fisher[(i - nt, j - nt)];
+        }
+    }
+    let mut xt = x0.to_vec();
+    for k in 0..nt {
+        let step = 1e-4 * x0[k].abs().max(0.1);
+        xt[k] = x0[k] + step;
+        let (_, gp) = fg(&xt)?;
+        xt[k] = x0[k] - step;
+        let (_, gm) = fg(&xt)?;
+        xt[k] = x0[k];
+        for i in 0..np {
+            let d = (gp[i] - gm[i]) / (2.0 * step);
+            h[(i, k)] = d;
+            h[(k, i)] = d;
+        }
+    }
+    Ok(h.llt(Side::Lower).is_ok().then_some(h))
+}
+
+/// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped,
+/// within the overall iteration limit; returns the Hessian and the final Newton decrement.
+fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut OptimResult, lower: &[f64], max_iter: usize) -> Result<(Mat<f64>, f64)> {
+    let mut hessian = fd_hessian(fg, &res.x, &res.grad)?;
+    res.evaluations += res.x.len();
+    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
         let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
         if decrement <= 1e-12 || !decrement.is_finite() {
             break;
@@ -116,8 +148,8 @@ fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut Optim
         let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
         (res.x, res.f, res.grad) = (x, f, g);
         if moved > 1e-3 {
-            hessian = fd_hessian(fg, &res.x)?;
-            res.evaluations += 2 * res.x.len();
+            hessian = fd_hessian(fg, &res.x, &res.grad)?;
+            res.evaluations += res.x.len();
         }
     }
     let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);

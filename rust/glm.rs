@@ -8,7 +8,8 @@ use faer::{Mat, Side};
 use faer::prelude::Solve;
 
 const MAX_ITER: usize = 50;
-const TOL: f64 = 1e-10;
+/// Relative change of the deviance at which the starting values are good enough.
+const TOL: f64 = 1e-8;
 
 /// β̂ of the GLM without random effects (cluster frequencies as case weights).
 pub fn glm_start(data: &Clustered, family: Family, link: Link) -> Result<Vec<f64>> {

@@ -117,6 +117,18 @@ def abbreviate(names: Sequence[str], minlength: int) -> list[str]:
     return out
 
 
+def named_vector(names: Sequence[str], values: Sequence[str], gap: int = 1) -> list[str]:
+    """R's print of a named vector: one common width, right-aligned, wrapped at 80 columns."""
+    width = max(len(x) for x in list(names) + list(values))
+    per_line = max(1, 80 // (width + gap))
+    lines = []
+    for start in range(0, len(names), per_line):
+        chunk = slice(start, start + per_line)
+        lines.append("".join(n.rjust(width) + " " * gap for n in names[chunk]))
+        lines.append("".join(v.rjust(width) + " " * gap for v in values[chunk]))
+    return lines
+
+
 def table(row_names: Sequence[str], columns: Sequence[tuple[str, Sequence[str]]], *, left: Sequence[int] = (), indent: str = "") -> str:
     """A printed R matrix: left-aligned row names, right-aligned columns under their headers.
     Column indices in ``left`` are left-aligned (as R prints character columns)."""

@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from glmmx._print import abbreviate, coef_lines, format_num, r_quantile, table
+from glmmx._print import abbreviate, coef_lines, format_num, named_vector, r_quantile, table
 
 
 def _method_title(fit) -> list[str]:
@@ -28,9 +28,7 @@ def _ic_table(fit, decimals: int | None) -> list[str]:
     values = [fit.aic, fit.bic, fit.loglik, -2.0 * fit.loglik]
     shown = [f"{v:.{decimals}f}" for v in values] if decimals is not None else format_num(values, 6)
     cells = [s.strip() for s in shown] + [str(fit.df_resid)]
-    names = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
-    widths = [max(len(n), len(c)) for n, c in zip(names, cells)]
-    return [" ".join(n.rjust(w) for n, w in zip(names, widths)) + " ", " ".join(c.rjust(w) for c, w in zip(cells, widths)) + " "]
+    return named_vector(["AIC", "BIC", "logLik", "deviance", "df.resid"], cells)
 
 
 def _random_effects(fit, variances: bool) -> list[str]:
@@ -72,11 +70,9 @@ def _correlation(fit) -> list[str]:
     corr = v / np.outer(sd, sd)
     rows = abbreviate(list(fit.x_names), 11)[1:]
     cols = abbreviate(list(fit.x_names), 6)[:-1]
-    columns = []
-    for j, name in enumerate(cols):
-        cells = [f"{corr[i, j]:.3f}" if i > j else "" for i in range(1, p)]
-        width = max(len(name), max(len(c) for c in cells))
-        columns.append((name, [c.rjust(width) for c in cells]))
+    values = corr[np.tril_indices(p, -1)]
+    width = max(len(f"{v:.3f}") for v in values)
+    columns = [(name, [f"{corr[i, j]:.3f}".rjust(width) if i > j else "" for i in range(1, p)]) for j, name in enumerate(cols)]
     lines = table(rows, columns, left=list(range(len(columns)))).split("\n")
     return ["", "Correlation of Fixed Effects:"] + lines
 
@@ -100,8 +96,7 @@ def glmer_summary(fit) -> str:
     lines = _method_title(fit) + [""] + _ic_table(fit, 1) + [""]
     resid = fit.residuals("pearson")
     q = format_num(r_quantile(resid, [0, 0.25, 0.5, 0.75, 1]), 4)
-    lines += ["Scaled residuals: ", table([""], [(h, [v]) for h, v in zip(["Min", "1Q", "Median", "3Q", "Max"], q)])[1:].rstrip(), ""]
-    lines[-2] = lines[-2]
+    lines += ["Scaled residuals: "] + named_vector(["Min", "1Q", "Median", "3Q", "Max"], q) + [""]
     lines += _random_effects(fit, variances=True) + [""]
     ct = fit.coef_table()
     lines += ["Fixed effects:"] + coef_lines(
@@ -118,16 +113,6 @@ def glmer_print(fit) -> str:
     """lme4's ``print(glmerMod)`` layout."""
     lines = _method_title(fit) + _ic_table(fit, 4) + _random_effects(fit, variances=False)
     values = [s.strip() for s in format_num(list(fit.beta), 4)]
-    widths = [max(len(n), len(v)) for n, v in zip(fit.x_names, values)]
-    lines.append("Fixed Effects:")
-    row_n, row_v, used = [], [], 0
-    for n, v, w in zip(fit.x_names, values, widths):
-        if used + w + 2 > 80 and row_n:
-            lines += ["".join(row_n), "".join(row_v)]
-            row_n, row_v, used = [], [], 0
-        row_n.append(n.rjust(w) + "  ")
-        row_v.append(v.rjust(w) + "  ")
-        used += w + 2
-    lines += ["".join(row_n), "".join(row_v)]
+    lines += ["Fixed Effects:"] + named_vector(list(fit.x_names), values, gap=2)
     notes = _notes(fit)
     return "\n".join(lines + notes)
