@@ -49,6 +49,18 @@ fn median_us(mut f: impl FnMut(), reps: usize) -> f64 {
 }
 
 fn main() {
+    if let Some(k) = std::env::args().nth(1).and_then(|a| a.parse::<usize>().ok()) {
+        // `cargo bench --bench glmm_kernels -- 100000`: one simulated data set, for profiling
+        let mut model = simulated(k);
+        for n_agq in [1usize, 10] {
+            let t = median_us(|| drop(model.deviance(&[1.0], &[-0.5, 0.8], n_agq, true).unwrap()), 5);
+            println!("{k} clusters ({} rows) deviance+gradient nAGQ={n_agq}: {:.1} ms", model.data.n, t / 1e3);
+        }
+        let opts = FitOptions { n_agq: 10, max_iter: 1000, theta0: None, beta0: None };
+        let t = median_us(|| drop(fit(&mut model, &opts).unwrap()), 3);
+        println!("fit nAGQ=10: {:.1} ms", t / 1e3);
+        return;
+    }
     let Some((y, x, g, m)) = heart_rate() else {
         eprintln!("../shared/data/HR.csv not found: skipping");
         return;
@@ -68,4 +80,29 @@ fn main() {
         let t = median_us(|| evals = fit(&mut model, &opts).unwrap().evaluations, 200);
         println!("  fit nAGQ={n_agq:<2}                {t:8.2} µs ({evals} evaluations)");
     }
+}
+
+/// Simulated logistic random-intercept data: `n_clusters` clusters of 3–10 rows.
+pub fn simulated(n_clusters: usize) -> GlmmModel {
+    let mut state = 12345u64;
+    let mut unif = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let (mut y, mut x1, mut g) = (vec![], vec![], vec![]);
+    for c in 0..n_clusters {
+        let b = (-2.0 * unif().ln()).sqrt() * (2.0 * std::f64::consts::PI * unif()).cos();
+        for _ in 0..(3 + (unif() * 8.0) as usize) {
+            let x = unif() * 2.0 - 1.0;
+            let eta: f64 = -0.5 + 0.8 * x + b;
+            y.push((unif() < 1.0 / (1.0 + (-eta).exp())) as u8 as f64);
+            x1.push(x);
+            g.push(c as u32);
+        }
+    }
+    let n = y.len();
+    let mut x = vec![1.0; n];
+    x.extend_from_slice(&x1);
+    let data = Clustered::new(&y, &vec![1.0; n], &vec![0.0; n], &x, 2, &vec![1.0; n], 1, &g, n_clusters, &vec![1.0; n_clusters]).unwrap();
+    GlmmModel::new(data, Family::Binomial, Link::Logit, ReTemplate::full(1)).unwrap()
 }

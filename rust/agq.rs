@@ -151,12 +151,8 @@ fn sum_nodes(c: &Cluster, id: usize, fam: Family, link: Link, rule: &ProductRule
         acc.v.copy_from_slice(zk);
         ws.chol_fisher.solve_lt(&mut acc.v);
         acc.v.iter_mut().zip(u).for_each(|(v, u)| *v += u);
-        let mut h = 0.5 * acc.v.iter().map(|v| v * v).sum::<f64>();
-        for j in 0..n {
-            let (ll, score) = fam.loglik_score(link, c.y[j], c.m[j], ws.eta(j, &acc.v));
-            h -= ll;
-            acc.gk[j] = score;
-        }
+        let v = &acc.v;
+        let h = 0.5 * v.iter().map(|v| v * v).sum::<f64>() - fam.loglik_score_block(link, c.y, c.m, |j| ws.eta(j, v), &mut acc.gk[..n]);
         let t = -h + rule.half_sq[k] + rule.log_w[k];
         if t.is_nan() {
             return Err(Error::NotPositiveDefinite { what: "the quadrature sum", block: Some(id) });

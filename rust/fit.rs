@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::glm::glm_start;
 use crate::glmm::GlmmModel;
 use crate::nagq0;
-use crate::optim::{OptimOptions, OptimResult, fd_hessian, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
+use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
 use faer::prelude::Solve;
 use faer::{Mat, Side};
 
@@ -20,9 +20,13 @@ const DECREMENT_TOL: f64 = 1e-6;
 /// Projected gradient accepted as converged when the Hessian is not positive definite.
 const GRAD_TOL_SINGULAR: f64 = 1e-5;
 const POLISH_STEPS: usize = 6;
+/// Newton polishing goes on until the predicted decrease is below this (or below rounding).
+const POLISH_DTOL: f64 = 1e-12;
 /// The quasi-Newton search stops here; Newton polishing with the finite-difference Hessian
 /// (needed anyway for the standard errors) takes it the rest of the way.
 const BFGS_GTOL: f64 = 1e-3;
+/// ... or when its model predicts a deviance decrease below this.
+const BFGS_DTOL: f64 = 1e-8;
 
 /// Options of a fit (defaults live in Python).
 #[derive(Clone, Debug)]
@@ -76,8 +80,11 @@ fn fit_agq(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitO
     let n_agq = opts.n_agq;
     let fisher = nagq0::schur_pass(model, &model.template.lambda(&x0[..nt]), &x0[nt..], nagq0::Curvature::Fisher)?.full();
     let mut fg = |x: &[f64]| model.deviance(&x[..nt], &x[nt..], n_agq, true).map(|e| (e.deviance, e.gradient));
-    let b0 = initial_hessian(&mut fg, &x0, nt, &fisher)?;
-    let mut res = minimize(&mut fg, &x0, &lower, b0, &OptimOptions { gtol: BFGS_GTOL, max_iter: opts.max_iter })?;
+    let f0 = fg(&x0)?;
+    let hessian = initial_hessian(&mut fg, &x0, &f0.1, nt, &fisher)?;
+    let start = Start { x: x0, fg: Some(f0), hessian };
+    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: opts.max_iter })?;
+    res.evaluations += 1 + nt;
     let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     let cond = conditional(model, &res.x[..nt], &res.x[nt..])?;
     let (vcov_beta, vcov_source) = match hessian_vcov(&hessian, nt) {
@@ -92,7 +99,8 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     let lower = model.template.lower_bounds();
     let mut beta = beta0;
     let mut fg = |theta: &[f64]| nagq0::deviance(model, theta, &mut beta, true).map(|e| (e.deviance, e.gradient));
-    let mut res = minimize(&mut fg, &theta0, &lower, None, &OptimOptions { gtol: BFGS_GTOL, max_iter: opts.max_iter })?;
+    let start = Start { x: theta0, fg: None, hessian: None };
+    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: opts.max_iter })?;
     let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     drop(fg);
     nagq0::deviance(model, &res.x, &mut beta, false)?;
@@ -104,9 +112,9 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
 
 /// A starting Hessian for the quasi-Newton search: the β block is 2·S, twice the Fisher
 /// information of β at the conditional modes (what the deviance's curvature in β is, up to
-/// the log-determinant's), and the θ rows and columns come from central differences of the
-/// analytic gradient. None if the result is not positive definite.
-fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[f64], nt: usize, fisher: &Mat<f64>) -> Result<Option<Mat<f64>>> {
+/// the log-determinant's), and the θ rows and columns come from forward differences of the
+/// analytic gradient (g0 at x0). None if the result is not positive definite.
+fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[f64], g0: &[f64], nt: usize, fisher: &Mat<f64>) -> Result<Option<Mat<f64>>> {
     let np = x0.len();
     let mut h = Mat::<f64>::zeros(np, np);
     for i in nt..np {
@@ -116,14 +124,12 @@ fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[
     }
     let mut xt = x0.to_vec();
     for k in 0..nt {
-        let step = 1e-4 * x0[k].abs().max(0.1);
+        let step = 1e-5 * x0[k].abs().max(0.1);
         xt[k] = x0[k] + step;
         let (_, gp) = fg(&xt)?;
-        xt[k] = x0[k] - step;
-        let (_, gm) = fg(&xt)?;
         xt[k] = x0[k];
         for i in 0..np {
-            let d = (gp[i] - gm[i]) / (2.0 * step);
+            let d = (gp[i] - g0[i]) / step;
             h[(i, k)] = d;
             h[(k, i)] = d;
         }
@@ -138,7 +144,7 @@ fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut Optim
     res.evaluations += res.x.len();
     for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
         let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-        if decrement <= 1e-12 || !decrement.is_finite() {
+        if decrement <= POLISH_DTOL || !decrement.is_finite() {
             break;
         }
         let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };

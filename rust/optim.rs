@@ -18,6 +18,10 @@ pub type Objective<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
 pub struct OptimOptions {
     /// stop when every projected gradient component is at most this (objective units)
     pub gtol: f64,
+    /// stop when the quasi-Newton model predicts a decrease of at most this (objective units):
+    /// the scale-free test, which large problems need because their gradient components are
+    /// large while the objective is already flat to rounding
+    pub dtol: f64,
     /// iteration cap
     pub max_iter: usize,
 }
@@ -47,13 +51,27 @@ fn project(x: &mut [f64], lower: &[f64]) {
     x.iter_mut().zip(lower).for_each(|(x, &l)| *x = x.max(l));
 }
 
-/// Minimise f subject to x ≥ lower, starting from x0, with optional initial Hessian `b0`.
-pub fn minimize(fg: &mut Objective, x0: &[f64], lower: &[f64], b0: Option<Mat<f64>>, opts: &OptimOptions) -> Result<OptimResult> {
-    let np = x0.len();
-    let mut x = x0.to_vec();
+/// Where a search starts: x0, and f(x0), ∇f(x0) when already known, and an initial Hessian.
+pub struct Start {
+    pub x: Vec<f64>,
+    pub fg: Option<(f64, Vec<f64>)>,
+    pub hessian: Option<Mat<f64>>,
+}
+
+/// Minimise f subject to x ≥ lower from `start`.
+pub fn minimize(fg: &mut Objective, start: Start, lower: &[f64], opts: &OptimOptions) -> Result<OptimResult> {
+    let np = start.x.len();
+    let mut x = start.x;
     project(&mut x, lower);
-    let (mut f, mut g) = fg(&x)?;
-    let mut evaluations = 1;
+    let known = start.fg.filter(|_| x.iter().zip(lower).all(|(v, l)| v >= l));
+    let (mut f, mut g, mut evaluations) = match known {
+        Some((f, g)) => (f, g, 0),
+        None => {
+            let (f, g) = fg(&x)?;
+            (f, g, 1)
+        }
+    };
+    let b0 = start.hessian;
     if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
         return Err(Error::NonFiniteStart { what: format!("objective {f}") });
     }
@@ -76,6 +94,12 @@ pub fn minimize(fg: &mut Objective, x0: &[f64], lower: &[f64], b0: Option<Mat<f6
                 g.iter().map(|v| -v).collect()
             }
         };
+        let predicted = -dir.iter().zip(&g).map(|(d, g)| d * g).sum::<f64>();
+        if predicted <= opts.dtol {
+            converged = true;
+            message = "predicted decrease below tolerance".into();
+            break;
+        }
         let first = iterations == 1 && scaled_start;
         let alpha0 = if first { (1.0 / dir.iter().fold(0.0f64, |m, v| m.max(v.abs()))).min(1.0) } else { 1.0 };
         let Some((x_new, f_new, g_new, evals)) = line_search(fg, &x, f, &g, &dir, lower, alpha0)? else {
@@ -132,10 +156,16 @@ pub fn newton_direction(b: &Mat<f64>, x: &[f64], g: &[f64], lower: &[f64]) -> Op
 type Step = (Vec<f64>, f64, Vec<f64>, usize);
 
 /// Backtracking along the projected path x(α) = P(x + α·d) until the Armijo condition
-/// f(x(α)) ≤ f(x) + 10⁻⁴·∇f·(x(α) − x) holds.
+/// f(x(α)) ≤ f(x) + 10⁻⁴·∇f·(x(α) − x) holds. Gives up once the decrease it asks for is
+/// below the rounding of f itself (relative 1e-14), where no step can show a decrease.
 pub fn line_search(fg: &mut Objective, x: &[f64], f: f64, g: &[f64], dir: &[f64], lower: &[f64], alpha0: f64) -> Result<Option<Step>> {
+    let slope: f64 = dir.iter().zip(g).map(|(d, g)| d * g).sum();
+    let noise = 1e-14 * f.abs();
     let mut alpha = alpha0;
     for evals in 1..=60 {
+        if -alpha * slope < noise {
+            break;
+        }
         let mut xt: Vec<f64> = x.iter().zip(dir).map(|(x, d)| x + alpha * d).collect();
         project(&mut xt, lower);
         let decrease: f64 = xt.iter().zip(x).zip(g).map(|((a, b), g)| (a - b) * g).sum();
@@ -214,10 +244,11 @@ mod tests {
             let f = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
             Ok((f, vec![-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)]))
         };
-        let r = minimize(&mut f, &[-1.2, 1.0], &[f64::NEG_INFINITY, f64::NEG_INFINITY], None, &OptimOptions { gtol: 1e-8, max_iter: 500 }).unwrap();
+        let start = |x: [f64; 2]| Start { x: x.to_vec(), fg: None, hessian: None };
+        let r = minimize(&mut f, start([-1.2, 1.0]), &[f64::NEG_INFINITY, f64::NEG_INFINITY], &OptimOptions { gtol: 1e-8, dtol: 0.0, max_iter: 500 }).unwrap();
         assert!(r.converged && (r.x[0] - 1.0).abs() < 1e-6, "{r:?}");
         // with the bound b ≥ 1.5 the minimum moves to the boundary
-        let r = minimize(&mut f, &[-1.2, 2.0], &[f64::NEG_INFINITY, 1.5], None, &OptimOptions { gtol: 1e-8, max_iter: 500 }).unwrap();
+        let r = minimize(&mut f, start([-1.2, 2.0]), &[f64::NEG_INFINITY, 1.5], &OptimOptions { gtol: 1e-8, dtol: 0.0, max_iter: 500 }).unwrap();
         assert!(r.converged && r.x[1] == 1.5, "{r:?}");
     }
 }

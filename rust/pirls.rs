@@ -83,12 +83,7 @@ impl Workspace {
 
 /// h(u) = −Σⱼ ℓⱼ + ½‖u‖², with the family terms stored in `out`.
 fn eval_h(c: &Cluster, fam: Family, link: Link, ws: &Workspace, u: &[f64], out: &mut [ObsTerms]) -> f64 {
-    let mut h = 0.5 * u.iter().map(|v| v * v).sum::<f64>();
-    for j in 0..c.len() {
-        out[j] = fam.terms(link, c.y[j], c.m[j], ws.eta(j, u));
-        h -= out[j].loglik;
-    }
-    h
+    0.5 * u.iter().map(|v| v * v).sum::<f64>() - fam.terms_block(link, c.y, c.m, |j| ws.eta(j, u), out)
 }
 
 /// Gradient of h and its Fisher and observed curvatures at the stored terms.
