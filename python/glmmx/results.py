@@ -244,7 +244,8 @@ class GlmerResult:
             return r
         if type == "pearson":
             var = self.mu * (1.0 - self.mu) if self.family == "binomial" else self.mu
-            return r * np.sqrt(self.prior_weights) / np.sqrt(var)
+            with np.errstate(divide="ignore", invalid="ignore"):  # μ at 0 or 1 gives NaN, as in R
+                return r * np.sqrt(self.prior_weights) / np.sqrt(var)
         if type == "deviance":
             return np.sign(r) * np.sqrt(np.clip(self.dev_resid, 0.0, None))
         from glmmx.exceptions import ModelSpecError
