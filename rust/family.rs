@@ -119,23 +119,17 @@ impl Family {
     #[inline]
     pub fn terms_block(self, link: Link, y: &[f64], m: &[f64], eta: impl Fn(usize) -> f64, out: &mut [ObsTerms]) -> f64 {
         if (self, link) == (Family::Binomial, Link::Logit) {
-            let mut softplus = SoftplusSum::default();
-            let mut linear = 0.0;
-            for j in 0..y.len() {
-                let e = eta(j);
-                let mu = softplus.add(e, m[j]);
+            return logit_block(y, m, eta, |j, mu| {
                 let w = m[j] * mu * (1.0 - mu);
-                linear += m[j] * y[j] * e;
                 out[j] = ObsTerms { mu, loglik: 0.0, score: m[j] * (y[j] - mu), w_fisher: w, w_obs: w, dw_fisher: w * (1.0 - 2.0 * mu) };
-            }
-            return linear - softplus.total();
+            });
         }
-        let mut total = 0.0;
-        for j in 0..y.len() {
-            out[j] = self.terms(link, y[j], m[j], eta(j));
-            total += out[j].loglik;
-        }
-        total
+        (0..y.len())
+            .map(|j| {
+                out[j] = self.terms(link, y[j], m[j], eta(j));
+                out[j].loglik
+            })
+            .sum()
     }
 
     /// Σⱼ ℓⱼ over a block of rows at ηⱼ = `eta(j)`, with the scores stored in `score`: what
@@ -143,23 +137,15 @@ impl Family {
     #[inline]
     pub fn loglik_score_block(self, link: Link, y: &[f64], m: &[f64], eta: impl Fn(usize) -> f64, score: &mut [f64]) -> f64 {
         if (self, link) == (Family::Binomial, Link::Logit) {
-            let mut softplus = SoftplusSum::default();
-            let mut linear = 0.0;
-            for j in 0..y.len() {
-                let e = eta(j);
-                let mu = softplus.add(e, m[j]);
-                linear += m[j] * y[j] * e;
-                score[j] = m[j] * (y[j] - mu);
-            }
-            return linear - softplus.total();
+            return logit_block(y, m, eta, |j, mu| score[j] = m[j] * (y[j] - mu));
         }
-        let mut total = 0.0;
-        for j in 0..y.len() {
-            let (ll, sc) = self.loglik_score(link, y[j], m[j], eta(j));
-            total += ll;
-            score[j] = sc;
-        }
-        total
+        (0..y.len())
+            .map(|j| {
+                let (ll, sc) = self.loglik_score(link, y[j], m[j], eta(j));
+                score[j] = sc;
+                ll
+            })
+            .sum()
     }
 
     /// Mean μ = g⁻¹(η).
@@ -332,6 +318,20 @@ fn poisson_log_terms(y: f64, m: f64, eta: f64) -> ObsTerms {
     let mu = eta.exp();
     let w = m * mu;
     ObsTerms { mu, loglik: m * (y * eta - mu), score: m * (y - mu), w_fisher: w, w_obs: w, dw_fisher: w }
+}
+
+/// Σⱼ mⱼ·[yⱼηⱼ − log(1 + e^{ηⱼ})], the binomial-logit log-likelihood of a block of rows,
+/// calling `each(j, μⱼ)` for the per-row terms.
+#[inline]
+fn logit_block(y: &[f64], m: &[f64], eta: impl Fn(usize) -> f64, mut each: impl FnMut(usize, f64)) -> f64 {
+    let mut softplus = SoftplusSum::default();
+    let mut linear = 0.0;
+    for j in 0..y.len() {
+        let e = eta(j);
+        linear += m[j] * y[j] * e;
+        each(j, softplus.add(e, m[j]));
+    }
+    linear - softplus.total()
 }
 
 /// Σⱼ mⱼ·log(1 + e^{ηⱼ}) without a logarithm per row: log(1 + e^η) = max(η, 0) + log(1 + e^{−|η|}),

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::glm::glm_start;
 use crate::glmm::GlmmModel;
 use crate::nagq0;
-use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
+use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, fd_hessian_columns, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
 use faer::prelude::Solve;
 use faer::{Mat, Side};
 
@@ -116,24 +116,12 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
 /// analytic gradient (g0 at x0). None if the result is not positive definite.
 fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[f64], g0: &[f64], nt: usize, fisher: &Mat<f64>) -> Result<Option<Mat<f64>>> {
     let np = x0.len();
-    let mut h = Mat::<f64>::zeros(np, np);
-    for i in nt..np {
-        for j in nt..np {
-            h[(i, j)] = 2.0 * fisher[(i - nt, j - nt)];
-        }
-    }
-    let mut xt = x0.to_vec();
-    for k in 0..nt {
-        let step = 1e-5 * x0[k].abs().max(0.1);
-        xt[k] = x0[k] + step;
-        let (_, gp) = fg(&xt)?;
-        xt[k] = x0[k];
-        for i in 0..np {
-            let d = (gp[i] - g0[i]) / step;
-            h[(i, k)] = d;
-            h[(k, i)] = d;
-        }
-    }
+    let theta_cols = fd_hessian_columns(fg, x0, g0, 0..nt, 1e-5)?;
+    let h = Mat::from_fn(np, np, |i, j| match (i < nt, j < nt) {
+        (false, false) => 2.0 * fisher[(i - nt, j - nt)],
+        (_, true) => theta_cols[(i, j)],
+        (true, false) => theta_cols[(j, i)],
+    });
     Ok(h.llt(Side::Lower).is_ok().then_some(h))
 }
 

@@ -210,11 +210,18 @@ fn damped_bfgs_update(b: &mut Mat<f64>, s: &[f64], y: &[f64]) {
 /// truncation error of order 1e-6 and a rounding error of order 1e-7. Bounds are ignored
 /// (a covariance parameter may step across zero, where the objective is still defined).
 pub fn fd_hessian(fg: &mut Objective, x: &[f64], g: &[f64]) -> Result<Mat<f64>> {
+    let h = fd_hessian_columns(fg, x, g, 0..x.len(), 1e-6)?;
+    Ok(Mat::from_fn(x.len(), x.len(), |i, j| 0.5 * (h[(i, j)] + h[(j, i)])))
+}
+
+/// Columns `cols` of the Hessian by forward differences of the gradient (`g` at x), with
+/// steps `rel_step`·max(|xⱼ|, 0.1); an np × np matrix with the other columns 0.
+pub fn fd_hessian_columns(fg: &mut Objective, x: &[f64], g: &[f64], cols: std::ops::Range<usize>, rel_step: f64) -> Result<Mat<f64>> {
     let np = x.len();
     let mut h = Mat::<f64>::zeros(np, np);
     let mut xt = x.to_vec();
-    for j in 0..np {
-        let step = 1e-6 * x[j].abs().max(0.1);
+    for j in cols {
+        let step = rel_step * x[j].abs().max(0.1);
         xt[j] = x[j] + step;
         let (_, gp) = fg(&xt)?;
         xt[j] = x[j];
@@ -222,7 +229,7 @@ pub fn fd_hessian(fg: &mut Objective, x: &[f64], g: &[f64]) -> Result<Mat<f64>> 
             h[(i, j)] = (gp[i] - g[i]) / step;
         }
     }
-    Ok(Mat::from_fn(np, np, |i, j| 0.5 * (h[(i, j)] + h[(j, i)])))
+    Ok(h)
 }
 
 /// The Newton decrement gᵀH⁻¹g on the free variables (∞ if H is not positive definite there).
