@@ -217,9 +217,7 @@ def factor_codes(values: pl.Series, *, drop_unused: bool = True) -> tuple[tuple[
     if _is_text(dtype):
         labels, codes = _reorder(labels, codes, r_order(labels))
     elif drop_unused and isinstance(dtype, pl.Enum):
-        present = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0
-        if not present.all():
-            labels, codes = _reorder(labels, codes, np.flatnonzero(present).tolist())
+        return present_levels(tuple(labels), codes)
     return tuple(labels), codes
 
 
