@@ -1,8 +1,12 @@
 //! Observations grouped by cluster (level of the grouping factor), stored contiguously so that
 //! each cluster's work touches one block of memory. Rows keep their original order inside a
 //! cluster (a stable counting sort), so results do not depend on how the input was sorted.
+//!
+//! Everything but the response is shared (`Arc`): a copy made to refit the model to a new
+//! response (simulation studies, bootstrap) owns only that response.
 
 use crate::error::{Error, Result};
+use std::sync::Arc;
 
 /// Response, prior weights, offset and the fixed- and random-effects rows, by cluster.
 #[derive(Clone, Debug)]
@@ -16,19 +20,19 @@ pub struct Clustered {
     /// response (binomial: proportion of successes)
     pub y: Vec<f64>,
     /// prior weights (binomial: number of trials)
-    pub m: Vec<f64>,
+    pub m: Arc<[f64]>,
     /// offset added to the linear predictor
-    pub offset: Vec<f64>,
+    pub offset: Arc<[f64]>,
     /// fixed-effects rows, row-major n × p
-    pub x: Vec<f64>,
+    pub x: Arc<[f64]>,
     /// random-effects rows, row-major n × d
-    pub z: Vec<f64>,
+    pub z: Arc<[f64]>,
     /// cluster `i` holds rows `start[i]..start[i+1]`
-    pub start: Vec<usize>,
+    pub start: Arc<[usize]>,
     /// frequency of each cluster (how many identical clusters it stands for)
-    pub freq: Vec<f64>,
+    pub freq: Arc<[f64]>,
     /// `order[k]` = original row of internal row `k`
-    pub order: Vec<usize>,
+    pub order: Arc<[usize]>,
 }
 
 /// One cluster's rows.
@@ -99,11 +103,11 @@ impl Clustered {
             y: order.iter().map(|&i| y[i]).collect(),
             m: order.iter().map(|&i| m[i]).collect(),
             offset: order.iter().map(|&i| offset[i]).collect(),
-            x: gather_rows(x_colmajor, p),
-            z: gather_rows(z_colmajor, d),
-            start,
-            freq: freq.to_vec(),
-            order,
+            x: gather_rows(x_colmajor, p).into(),
+            z: gather_rows(z_colmajor, d).into(),
+            start: start.into(),
+            freq: freq.into(),
+            order: order.into(),
         })
     }
 
@@ -139,6 +143,15 @@ impl Clustered {
             out[self.start[i]..self.start[i + 1]].fill(self.freq[i]);
         }
         out
+    }
+
+    /// Replace the response, given in the original row order.
+    pub fn set_response(&mut self, y: &[f64]) -> Result<()> {
+        check_len("response", y.len(), self.n)?;
+        for (k, &orig) in self.order.iter().enumerate() {
+            self.y[k] = y[orig];
+        }
+        Ok(())
     }
 
     /// Put internal-order values back into the original row order.
@@ -201,7 +214,7 @@ mod tests {
         let one = [1.0; 4];
         let x = [10.0, 11.0, 12.0, 13.0];
         let c = Clustered::new(&y, &one, &[0.0; 4], &x, 1, &one, 1, &[1, 0, 1, 0], 2, &[1.0, 2.0]).unwrap();
-        assert_eq!(c.order, vec![1, 3, 0, 2]);
+        assert_eq!(&c.order[..], &[1, 3, 0, 2]);
         assert_eq!(c.cluster(1).y, &[0.0, 2.0]);
         assert_eq!(c.cluster(0).x, &[11.0, 13.0]);
         assert_eq!(c.to_original_order(&c.y), y.to_vec());
