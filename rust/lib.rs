@@ -22,3 +22,6 @@ mod testdata;
 
 #[cfg(feature = "python")]
 mod py;
+pub mod npml_data;
+pub mod npml_lik;
+pub mod npml_model;
