@@ -50,22 +50,30 @@ pub fn row_terms(link: OrdLink, eta: &[f64], y: usize, r: &mut [f64]) -> RowTerm
     }
 }
 
+/// (expit(x), expit(−x)) from one exponential, each with full relative precision.
+#[inline]
+fn expit_pair(x: f64) -> (f64, f64) {
+    let e = (-x.abs()).exp();
+    let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e));
+    if x >= 0.0 { (big, small) } else { (small, big) }
+}
+
 fn clogit_terms(eta: &[f64], y: usize, r: &mut [f64]) -> RowTerms {
     let q = eta.len();
     if y == 0 {
         let a = eta[0];
-        let (ga, ha) = (expit(a), expit(-a));
+        let (ga, ha) = expit_pair(a);
         r[0] = ha;
-        return RowTerms { logp: -softplus(-a), ds: ha, ds2: -ga * ha };
+        return RowTerms { logp: ga.ln(), ds: ha, ds2: -ga * ha };
     }
     if y == q {
         let b = eta[q - 1];
-        let (gb, hb) = (expit(b), expit(-b));
+        let (gb, hb) = expit_pair(b);
         r[q - 1] = -gb;
-        return RowTerms { logp: -softplus(b), ds: -gb, ds2: -gb * hb };
+        return RowTerms { logp: hb.ln(), ds: -gb, ds2: -gb * hb };
     }
     let (a, b) = (eta[y], eta[y - 1]);
-    let (ga, ha, gb, hb) = (expit(a), expit(-a), expit(b), expit(-b));
+    let ((ga, ha), (gb, hb)) = (expit_pair(a), expit_pair(b));
     let gap = -(b - a).exp_m1(); // 1 − e^{−(a−b)}, ≤ 0 when the cutpoints cross
     if !(gap > 0.0) {
         r[y] = f64::NAN;
@@ -73,7 +81,10 @@ fn clogit_terms(eta: &[f64], y: usize, r: &mut [f64]) -> RowTerms {
     }
     r[y] = ha / (hb * gap);
     r[y - 1] = -gb / (ga * gap);
-    RowTerms { logp: -softplus(-a) - softplus(b) + gap.ln(), ds: ha - gb, ds2: -ga * ha - gb * hb }
+    // p = γ_a (1 − γ_b)(1 − e^{−(a−b)}); the product underflows only in extreme tails
+    let p = ga * hb * gap;
+    let logp = if p > 1e-280 { p.ln() } else { ga.ln() + hb.ln() + gap.ln() };
+    RowTerms { logp, ds: ha - gb, ds2: -ga * ha - gb * hb }
 }
 
 fn blogit_terms(eta: &[f64], y: usize, r: &mut [f64]) -> RowTerms {
@@ -101,6 +112,7 @@ pub struct MixWork {
     /// d log p/ds for every (point, row): K × n_i
     ds: Vec<f64>,
     eta: Vec<f64>,
+    rbar: Vec<f64>,
 }
 
 /// Gradient pieces of one cluster (or a sum of clusters) in the "all points and masses free"
@@ -180,7 +192,8 @@ pub fn cluster_loglik(data: &OrdinalData, rows: Range<usize>, eta_fix: &[f64], p
 fn add_cluster_grad(data: &OrdinalData, rows: Range<usize>, log_prior: &[f64], ll: f64, ws: &mut MixWork, g: &mut MixGrad) {
     let (q, d, k) = (data.q, data.d, log_prior.len());
     let n_i = rows.len();
-    let mut rbar = vec![0.0; q];
+    let mut rbar = std::mem::take(&mut ws.rbar);
+    rbar.resize(q, 0.0);
     for (j, row) in rows.clone().enumerate() {
         rbar.fill(0.0);
         for l in 0..k {
@@ -193,6 +206,7 @@ fn add_cluster_grad(data: &OrdinalData, rows: Range<usize>, log_prior: &[f64], l
         }
         data.add_fixed_grad(row, &rbar, &mut g.alpha, &mut g.beta);
     }
+    ws.rbar = rbar;
     for l in 0..k {
         let w = ws.post[l];
         g.masses[l] += (ws.log_joint[l] - log_prior[l] - ll).exp();
