@@ -28,3 +28,4 @@ pub mod npml_model;
 pub mod npml_fit;
 pub mod npml_ridge;
 pub mod npml_se;
+pub mod npml_normal;

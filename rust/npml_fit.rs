@@ -73,28 +73,33 @@ pub fn gh_start(k: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
     (points, rule.weights)
 }
 
-struct Optimum {
-    theta: Vec<f64>,
-    f: f64,
-    grad: Vec<f64>,
-    iterations: usize,
-    evaluations: usize,
-    converged: bool,
+/// Where an optimisation stopped.
+pub(crate) struct Optimum {
+    pub theta: Vec<f64>,
+    pub f: f64,
+    pub grad: Vec<f64>,
+    pub iterations: usize,
+    pub evaluations: usize,
+    pub converged: bool,
 }
 
 /// Quasi-Newton ascent, then Newton steps on a finite-difference Hessian of the analytic
 /// gradient (skipped when `polish` is false). `max_iter` counts both.
 fn optimise(model: &NpmlModel, theta0: &[f64], max_iter: usize, polish: bool) -> Result<Optimum> {
-    let mut fg = |t: &[f64]| model.objective(t);
+    optimise_with(&mut |t: &[f64]| model.objective(t), theta0, max_iter, polish)
+}
+
+/// [`optimise`] for any objective returning (f, ∇f).
+pub(crate) fn optimise_with(fg: &mut crate::optim::Objective, theta0: &[f64], max_iter: usize, polish: bool) -> Result<Optimum> {
     let lower = vec![f64::NEG_INFINITY; theta0.len()];
-    let r = minimize(&mut fg, theta0, &lower, None, &OptimOptions { gtol: BFGS_GTOL, max_iter })?;
+    let r = minimize(fg, theta0, &lower, None, &OptimOptions { gtol: BFGS_GTOL, max_iter })?;
     let mut o = Optimum { theta: r.x, f: r.f, grad: r.grad, iterations: r.iterations, evaluations: r.evaluations, converged: false };
     if polish {
         for _ in 0..POLISH_STEPS {
             if o.iterations >= max_iter || small(&o.grad, GTOL) {
                 break;
             }
-            let h = fd_hessian(&mut fg, &o.theta)?;
+            let h = fd_hessian(fg, &o.theta)?;
             o.evaluations += 2 * o.theta.len();
             let Some(mut dir) = newton_direction(&h, &o.theta, &o.grad, &lower) else { break };
             let decrement: f64 = -dir.iter().zip(&o.grad).map(|(d, g)| d * g).sum::<f64>();
@@ -106,7 +111,7 @@ fn optimise(model: &NpmlModel, theta0: &[f64], max_iter: usize, polish: bool) ->
             if longest > MAX_NEWTON_STEP {
                 dir.iter_mut().for_each(|v| *v *= MAX_NEWTON_STEP / longest);
             }
-            let Some((x, f, g, evals)) = line_search(&mut fg, &o.theta, o.f, &o.grad, &dir, &lower, 1.0)? else { break };
+            let Some((x, f, g, evals)) = line_search(fg, &o.theta, o.f, &o.grad, &dir, &lower, 1.0)? else { break };
             (o.theta, o.f, o.grad) = (x, f, g);
             o.evaluations += evals;
             o.iterations += 1;
@@ -117,12 +122,12 @@ fn optimise(model: &NpmlModel, theta0: &[f64], max_iter: usize, polish: bool) ->
 }
 
 /// All components finite and at most `tol` in absolute value (NaN is never small).
-fn small(g: &[f64], tol: f64) -> bool {
+pub(crate) fn small(g: &[f64], tol: f64) -> bool {
     g.iter().all(|v| v.abs() <= tol)
 }
 
 /// The K = 1 (fixed-effects) fit, used as the start of α and β.
-fn fixed_start(data: &OrdinalData, max_iter: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+pub(crate) fn fixed_start(data: &OrdinalData, max_iter: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let model = NpmlModel::new(data.clone(), 1);
     let mut theta0 = marginal_alpha(data);
     theta0.resize(model.n_theta(), 0.0);

@@ -278,7 +278,6 @@ pub struct PyNpmltFit {
 impl PyNpmltFit {
     fn from_npml(py: Python<'_>, f: crate::npml_fit::NpmlFit, k: usize, d: usize) -> PyResult<Self> {
         let m = f.posterior.len() / k;
-        let np = f.se.vcov.nrows();
         Ok(PyNpmltFit {
             alpha: vec_out(py, f.params.alpha),
             beta: vec_out(py, f.params.beta),
@@ -301,7 +300,7 @@ impl PyNpmltFit {
             se_re_var: vec_out(py, f.se.variances),
             cluster_loglik: vec_out(py, f.cluster_loglik),
             re_chol: None,
-            vcov_theta: { let _ = np; None },
+            vcov_theta: None,
         })
     }
 }
@@ -345,6 +344,66 @@ fn fit_npmlt(
     PyNpmltFit::from_npml(py, fit, k, d)
 }
 
+impl PyNpmltFit {
+    fn from_normal(py: Python<'_>, f: crate::npml_normal::NormalFit, d: usize) -> PyResult<Self> {
+        let m = f.cluster_loglik.len();
+        Ok(PyNpmltFit {
+            alpha: vec_out(py, f.alpha),
+            beta: vec_out(py, f.beta),
+            mass_points: mat_rows_out(py, vec![], 0, d)?,
+            masses: vec_out(py, vec![]),
+            loglik: f.loglik,
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            warnings: vec![],
+            ridge_points: vec![],
+            posterior: mat_rows_out(py, f.eb, m, d)?,
+            vcov: mat_out(py, &f.vcov)?,
+            se_alpha: vec_out(py, f.se_alpha),
+            se_beta: vec_out(py, f.se_beta),
+            se_mass_points: mat_rows_out(py, vec![], 0, d)?,
+            se_masses: vec_out(py, vec![]),
+            se_re_var: vec_out(py, f.se_var),
+            cluster_loglik: vec_out(py, f.cluster_loglik),
+            // column-major lower factor read row-major: the transpose, fixed in Python
+            re_chol: Some(mat_rows_out(py, f.chol, d, d)?),
+            vcov_theta: None,
+        })
+    }
+}
+
+/// Fit the ordinal model with a normal random effect by adaptive Gauss–Hermite quadrature.
+#[pyfunction]
+#[pyo3(signature = (y, q, x, npo, z, starts, *, link, nagq, max_iter, se, threads))]
+#[allow(clippy::too_many_arguments)]
+fn fit_npmlt_normal(
+    py: Python<'_>,
+    y: PyReadonlyArray1<'_, u32>,
+    q: usize,
+    x: PyReadonlyArray2<'_, f64>,
+    npo: Vec<bool>,
+    z: PyReadonlyArray2<'_, f64>,
+    starts: Vec<usize>,
+    link: &str,
+    nagq: usize,
+    max_iter: usize,
+    se: &str,
+    threads: Option<usize>,
+) -> PyResult<PyNpmltFit> {
+    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
+    let d = data.d;
+    if nagq < 1 {
+        return Err(ModelSpecError::new_err("nagq must be at least 1"));
+    }
+    let kind = crate::npml_se::SeKind::parse(se)?;
+    let model = crate::npml_normal::NormalModel::new(data, nagq);
+    let fit = run_detached(py, threads, || crate::npml_normal::fit_normal(&model, max_iter, kind))?;
+    PyNpmltFit::from_normal(py, fit, d)
+}
+
 // --------------------------------------------------------------------------------------------- end npmlt
 
 /// The compiled core of glmmx.
@@ -354,6 +413,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGlmmFit>()?;
     m.add_class::<PyNpmltFit>()?;
     m.add_function(wrap_pyfunction!(fit_npmlt, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_npmlt_normal, m)?)?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

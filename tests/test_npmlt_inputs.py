@@ -47,6 +47,7 @@ CASES = [
     ("bad random_dist", dict(random_dist="gamma"), "random_dist must be one of"),
     ("non-integer response", dict(data=toy().with_columns(y=pl.col("x"))), "whole numbers"),
     ("normal with 3 dimensions", dict(random="~1 + x + g", random_dist="normal"), "up to 2 dimensions"),
+    ("normal with nagq 1", dict(random_dist="normal", nagq=1), "needs nagq >= 3"),
 ]
 
 

@@ -138,3 +138,30 @@ def test_opg_and_hessian_standard_errors_differ_as_the_spec_reports(schizo):
     assert hes.se_mass_points[i, 0] == pytest.approx(0.167, abs=5e-4)
     assert hes.se_masses[i] == pytest.approx(0.0369, abs=5e-5)
     assert hes.coef_table().filter(pl.col("term") == "trt:sqrt(wk)")["std_error"][0] == pytest.approx(0.145, abs=5e-4)
+
+
+def test_normal_random_intercept_matches_clmm(schizo):
+    """clmm(factor(y) ~ trt*sqrt(wk) + (1|id), nAGQ = 10) (spec §10.4); slopes negated."""
+    from npmlt_spec_values import CLMM_AGQ10 as ref
+
+    f = fit(schizo, dict(random="~1", random_dist="normal", nagq=10), se="hessian")
+    assert f.converged
+    assert abs(f.m2loglik - ref["m2loglik"]) < M2LOGLIK_ATOL
+    assert f.re_vcov()[0, 0] == pytest.approx(ref["re_var"], rel=1e-4)
+    tab = {r["term"]: r for r in f.coef_table().iter_rows(named=True)}
+    for name, (est, se) in ref["coef"].items():
+        sign = 1.0 if name.startswith("(Intercept)") else -1.0
+        assert tab[name]["estimate"] == pytest.approx(sign * est, abs=2e-4)
+        assert tab[name]["std_error"] == pytest.approx(se, rel=1e-3)
+    assert f.mass_points is None and f.ranef().shape == (437, 2)
+    # NPML with K >= 3 beats the normal distribution by likelihood (spec §10.4)
+    assert fit(schizo, dict(random="~1", k=3)).m2loglik < f.m2loglik - 10
+
+
+def test_normal_two_dimensional_random_effect(schizo):
+    f = fit(schizo, dict(random="~1 + sqrt(wk)", random_dist="normal", nagq=5))
+    assert f.converged and np.isfinite(f.m2loglik)
+    v = f.re_vcov()
+    assert v.shape == (2, 2) and np.all(np.linalg.eigvalsh(v) > 0)
+    # a random slope can only help over the random intercept
+    assert f.m2loglik < 3402.758

@@ -263,7 +263,8 @@ def npmlt(
         Mass-point distribution (default) or a normal random effect integrated by adaptive
         Gauss–Hermite quadrature with ``nagq`` nodes per dimension (up to 2 dimensions).
     nagq : int
-        Quadrature nodes per dimension for ``random_dist="normal"`` (default 10; 1 = Laplace).
+        Quadrature nodes per dimension for ``random_dist="normal"`` (default 10, at least 3;
+        the cost grows as nagq^d).
     eb : bool
         Keep the empirical Bayes estimates (``ranef``) and conditional predictions.
     se : {"opg", "hessian"}
@@ -325,6 +326,11 @@ def _fit_prepared(prep, *, k, link, random_dist, nagq, se, start, max_iter, thre
     if random_dist == "npml" and k > n_clusters:
         raise ModelSpecError(f"k = {k} support points need at least {k} clusters; id {prep.id_name!r} has {n_clusters}")
     if random_dist == "normal":
+        if nagq < 3:
+            raise ModelSpecError(
+                f"random_dist='normal' needs nagq >= 3 (got {nagq}): the Laplace approximation (nagq=1) and 2-node "
+                "rules are not implemented for npmlt; use nagq=10 (default)"
+            )
         if prep.Z.shape[1] > 2:
             raise ModelSpecError(f"random_dist='normal' supports random effects of up to 2 dimensions; random has {prep.Z.shape[1]}")
         raw = _core.fit_npmlt_normal(prep.y, prep.q, prep.X, prep.npo, prep.Z, prep.starts, link=link, nagq=nagq,

@@ -103,7 +103,7 @@ class NpmltResult:
             extra = dict(mass_points=pts, masses=w, se_mass_points=np.asarray(raw.se_mass_points),
                          se_masses=np.asarray(raw.se_masses), posterior_matrix=post)
         else:
-            L = np.asarray(raw.re_chol)
+            L = np.asarray(raw.re_chol).T  # core gives the column-major factor
             re_vcov = L @ L.T
             eb_means = np.asarray(raw.posterior)
             extra = dict(mass_points=None, masses=None, se_mass_points=None, se_masses=None, posterior_matrix=None)
