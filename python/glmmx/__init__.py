@@ -22,8 +22,8 @@ __all__ = [
 
 _LAZY = {
     "glmer": ("glmmx.api", "glmer"),
-    "npmlt": ("glmmx.npmlt", "npmlt"),
-    "select_k": ("glmmx.npmlt", "select_k"),
+    "npmlt": ("glmmx.npmlt_api", "npmlt"),
+    "select_k": ("glmmx.npmlt_api", "select_k"),
     "uncount": ("glmmx.aggregate", "uncount"),
     "ConvergenceError": ("glmmx.exceptions", "ConvergenceError"),
     "ConvergenceWarning": ("glmmx.exceptions", "ConvergenceWarning"),
