@@ -15,7 +15,7 @@ use crate::npml_se::{NpmlSe, SeKind, information, invert_spd, standard_errors};
 use crate::optim::{OptimOptions, fd_hessian, line_search, minimize, newton_direction};
 
 /// Gradient (log-likelihood units) at which the quasi-Newton phase hands over to Newton.
-const BFGS_GTOL: f64 = 1e-5;
+const BFGS_GTOL: f64 = 1e-6;
 /// Converged: every |∂ℓ/∂θ| at most this, or the Newton decrement below `DECREMENT_TOL`.
 const GTOL: f64 = 1e-6;
 const DECREMENT_TOL: f64 = 1e-12;
@@ -126,12 +126,13 @@ pub(crate) fn small(g: &[f64], tol: f64) -> bool {
     g.iter().all(|v| v.abs() <= tol)
 }
 
-/// The K = 1 (fixed-effects) fit, used as the start of α and β.
+/// The K = 1 (fixed-effects) fit, used as the start of α and β (and, for K = 1, polished
+/// again by the caller).
 pub(crate) fn fixed_start(data: &OrdinalData, max_iter: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let model = NpmlModel::new(data.clone(), 1);
     let mut theta0 = marginal_alpha(data);
     theta0.resize(model.n_theta(), 0.0);
-    let o = optimise(&model, &theta0, max_iter, true)?;
+    let o = optimise(&model, &theta0, max_iter, false)?;
     let p = model.unpack(&o.theta);
     Ok((p.alpha, p.beta))
 }

@@ -74,7 +74,8 @@ fn clogit_terms(eta: &[f64], y: usize, r: &mut [f64]) -> RowTerms {
     }
     let (a, b) = (eta[y], eta[y - 1]);
     let ((ga, ha), (gb, hb)) = (expit_pair(a), expit_pair(b));
-    let gap = -(b - a).exp_m1(); // 1 − e^{−(a−b)}, ≤ 0 when the cutpoints cross
+    // 1 − e^{−(a−b)}, ≤ 0 when the cutpoints cross; expm1 only where the difference is small
+    let gap = if a - b > 0.5 { 1.0 - (b - a).exp() } else { -(b - a).exp_m1() };
     if !(gap > 0.0) {
         r[y] = f64::NAN;
         return RowTerms { logp: f64::NEG_INFINITY, ds: f64::NAN, ds2: f64::NAN };

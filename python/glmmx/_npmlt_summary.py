@@ -108,6 +108,7 @@ def plot_mass_points(fit, path=None, ax=None):
             ax.annotate(f"{m:.3f}", (x, y), textcoords="offset points", xytext=(0, 14), ha="center")
         ax.set_xlabel(fit.z_names[0])
         ax.set_ylabel(fit.z_names[1])
+    ax.margins(0.2, 0.3)
     ax.set_title(f"NPML random-effects distribution (K = {fit.k}, -2 log L = {fit.m2loglik:.2f})")
     if own and path is not None:
         fig.tight_layout()
