@@ -15,7 +15,12 @@
 use crate::error::Result;
 use crate::npml_data::OrdinalData;
 use crate::npml_lik::{MixGrad, MixWork, cluster_loglik};
-use crate::par::{PARALLEL_MIN_WORK, map_chunks};
+use crate::par::map_chunks;
+
+/// Row-point evaluations per call from which the clusters are spread over threads: a row
+/// term of the ordinal likelihood costs several transcendental functions, so the hand-off
+/// pays earlier than for the GLMM kernels (`par::PARALLEL_MIN_WORK`).
+pub const NPML_PARALLEL_MIN_WORK: usize = 6_000;
 
 /// Parameters in natural form.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,7 +85,7 @@ impl NpmlModel {
 
     /// Whether the chunks of clusters are worth spreading over threads.
     fn parallel(&self) -> bool {
-        self.data.n * self.k * self.data.q >= PARALLEL_MIN_WORK
+        self.data.n * self.k * self.data.q >= NPML_PARALLEL_MIN_WORK
     }
 
     /// ℓ and (optionally) its gradient pieces summed over clusters; `per_cluster` receives

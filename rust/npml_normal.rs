@@ -18,7 +18,8 @@ use crate::npml_fit::{Optimum, fixed_start, optimise_with};
 use crate::npml_lik::{MixGrad, MixWork, cluster_loglik, row_terms};
 use crate::npml_se::{SeKind, invert_spd};
 use crate::optim::fd_hessian;
-use crate::par::{PARALLEL_MIN_WORK, map_chunks};
+use crate::npml_model::NPML_PARALLEL_MIN_WORK;
+use crate::par::map_chunks;
 use faer::Mat;
 
 const MAX_ADAPT: usize = 30;
@@ -153,7 +154,7 @@ impl NormalModel {
         let nk = self.rule.len();
         let stride = self.stride();
         let np = theta.len();
-        let parallel = data.n * nk * q >= PARALLEL_MIN_WORK;
+        let parallel = data.n * nk * q >= NPML_PARALLEL_MIN_WORK;
         let want_scores = scores.is_some();
         let init = || (MixWork::default(), MixGrad::zeros(q, nb, nk, d), vec![0.0; nk * d], vec![0.0; nk]);
         let parts = map_chunks(data.n_clusters(), adapt, stride, parallel, init, |(ws, g, pts, lp), range, st| {

@@ -54,7 +54,7 @@ pub fn cluster_scores(model: &NpmlModel, p: &NpmlParams) -> Result<Vec<f64>> {
     let eta = data.eta_fixed(&p.alpha, &p.beta);
     let log_prior: Vec<f64> = p.masses.iter().map(|m| m.ln()).collect();
     let mut out = vec![0.0; data.n_clusters() * np];
-    let parallel = data.n * model.k * data.q >= crate::par::PARALLEL_MIN_WORK;
+    let parallel = data.n * model.k * data.q >= crate::npml_model::NPML_PARALLEL_MIN_WORK;
     let init = || (MixWork::default(), MixGrad::zeros(data.q, data.n_beta(), model.k, data.d));
     map_chunks(data.n_clusters(), &mut out, np, parallel, init, |(ws, g), range, o| {
         for (i, s) in range.zip(o.chunks_exact_mut(np)) {
