@@ -271,8 +271,6 @@ pub struct PyNpmltFit {
     cluster_loglik: Py<PyArray1<f64>>,
     /// normal random effects only: lower Cholesky factor of Σ (d × d), else None
     re_chol: Option<Py<PyAny>>,
-    /// normal random effects only: covariance of (α, β, vech L), else None
-    vcov_theta: Option<Py<PyAny>>,
 }
 
 impl PyNpmltFit {
@@ -300,7 +298,6 @@ impl PyNpmltFit {
             se_re_var: vec_out(py, f.se.variances),
             cluster_loglik: vec_out(py, f.cluster_loglik),
             re_chol: None,
-            vcov_theta: None,
         })
     }
 }
@@ -370,7 +367,6 @@ impl PyNpmltFit {
             cluster_loglik: vec_out(py, f.cluster_loglik),
             // column-major lower factor read row-major: the transpose, fixed in Python
             re_chol: Some(mat_rows_out(py, f.chol, d, d)?),
-            vcov_theta: None,
         })
     }
 }

@@ -25,6 +25,16 @@ def coefficient_names(x_names, npo, q) -> list[str]:
     return names
 
 
+def _coincident_points(points: np.ndarray, masses: np.ndarray, tol: float = 1e-3):
+    """Pairs of support points at the same place: the distribution needs fewer points."""
+    scale = max(1.0, float(np.abs(points).max(initial=0.0)))
+    for a in range(len(masses)):
+        for b in range(a + 1, len(masses)):
+            if np.all(np.isfinite(points[[a, b]])) and np.max(np.abs(points[a] - points[b])) < tol * scale:
+                yield (f"mass points {a + 1} and {b + 1} coincide (masses {masses[a]:.4f} and {masses[b]:.4f}): "
+                       f"the distribution needs fewer points (k = {len(masses) - 1} fits as well)")
+
+
 @dataclass(frozen=True, eq=False)
 class NpmltResult:
     """An ordinal/nominal mixed model fitted by :func:`glmmx.npmlt`.
@@ -108,6 +118,8 @@ class NpmltResult:
             eb_means = np.asarray(raw.posterior)
             extra = dict(mass_points=None, masses=None, se_mass_points=None, se_masses=None, posterior_matrix=None)
         notes = tuple(prep.design_warnings) + tuple(raw.warnings)
+        if random_dist == "npml":
+            notes += tuple(_coincident_points(pts, w))
         return cls(
             formula=prep.formula, random=prep.random_text, npo=prep.npo_text, link=link, random_dist=random_dist,
             k=k, nagq=nagq, se_kind=se, eb=eb, categories=tuple(prep.categories), response_name=prep.response_name,
