@@ -22,3 +22,10 @@ mod testdata;
 
 #[cfg(feature = "python")]
 mod py;
+pub mod npml_data;
+pub mod npml_lik;
+pub mod npml_model;
+pub mod npml_fit;
+pub mod npml_ridge;
+pub mod npml_se;
+pub mod npml_normal;

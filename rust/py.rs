@@ -229,11 +229,187 @@ impl PyGlmmFit {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// npmlt: ordinal/nominal mixed models with a mass-point (NPML) or normal random effect
+// ---------------------------------------------------------------------------------------------
+
+fn mat_rows_out(py: Python<'_>, v: Vec<f64>, rows: usize, cols: usize) -> PyResult<Py<PyAny>> {
+    Ok(PyArray1::from_vec(py, v).reshape([rows, cols])?.into_any().unbind())
+}
+
+/// The ordinal data from Python arrays (rows sorted by cluster; `starts` has m + 1 entries).
+#[allow(clippy::too_many_arguments)]
+fn ordinal_data(y: &PyReadonlyArray1<'_, u32>, q: usize, x: &PyReadonlyArray2<'_, f64>, npo: &[bool], z: &PyReadonlyArray2<'_, f64>, starts: &[usize], link: &str) -> PyResult<crate::npml_data::OrdinalData> {
+    let (xs, t) = fortran("X", x)?;
+    let (zs, d) = fortran("Z", z)?;
+    let ys = y.as_slice().map_err(|_| ModelSpecError::new_err("y must be a contiguous uint32 array"))?;
+    Ok(crate::npml_data::OrdinalData::new(ys, q, xs, t, npo, zs, d, starts, crate::npml_data::OrdLink::parse(link)?)?)
+}
+
+/// A fitted npmlt model as plain arrays; `glmmx.npmlt_result` wraps it.
+#[pyclass(name = "NpmltFit", module = "glmmx._core", frozen, get_all)]
+pub struct PyNpmltFit {
+    alpha: Py<PyArray1<f64>>,
+    beta: Py<PyArray1<f64>>,
+    mass_points: Py<PyAny>,
+    masses: Py<PyArray1<f64>>,
+    loglik: f64,
+    max_grad: f64,
+    converged: bool,
+    iterations: usize,
+    evaluations: usize,
+    message: String,
+    warnings: Vec<String>,
+    ridge_points: Vec<usize>,
+    posterior: Py<PyAny>,
+    vcov: Py<PyAny>,
+    se_alpha: Py<PyArray1<f64>>,
+    se_beta: Py<PyArray1<f64>>,
+    se_mass_points: Py<PyAny>,
+    se_masses: Py<PyArray1<f64>>,
+    se_re_var: Py<PyArray1<f64>>,
+    cluster_loglik: Py<PyArray1<f64>>,
+    /// normal random effects only: lower Cholesky factor of Σ (d × d), else None
+    re_chol: Option<Py<PyAny>>,
+}
+
+impl PyNpmltFit {
+    fn from_npml(py: Python<'_>, f: crate::npml_fit::NpmlFit, k: usize, d: usize) -> PyResult<Self> {
+        let m = f.posterior.len() / k;
+        Ok(PyNpmltFit {
+            alpha: vec_out(py, f.params.alpha),
+            beta: vec_out(py, f.params.beta),
+            mass_points: mat_rows_out(py, f.params.points, k, d)?,
+            masses: vec_out(py, f.params.masses),
+            loglik: f.loglik,
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            warnings: f.warnings,
+            ridge_points: f.ridge_points,
+            posterior: mat_rows_out(py, f.posterior, m, k)?,
+            vcov: mat_out(py, &f.se.vcov)?,
+            se_alpha: vec_out(py, f.se.alpha),
+            se_beta: vec_out(py, f.se.beta),
+            se_mass_points: mat_rows_out(py, f.se.points, k, d)?,
+            se_masses: vec_out(py, f.se.masses),
+            se_re_var: vec_out(py, f.se.variances),
+            cluster_loglik: vec_out(py, f.cluster_loglik),
+            re_chol: None,
+        })
+    }
+}
+
+/// Fit an NPML ordinal mixed model with `k` support points.
+#[pyfunction]
+#[pyo3(signature = (y, q, x, npo, z, starts, *, link, k, max_iter, se, start, threads))]
+#[allow(clippy::too_many_arguments)]
+fn fit_npmlt(
+    py: Python<'_>,
+    y: PyReadonlyArray1<'_, u32>,
+    q: usize,
+    x: PyReadonlyArray2<'_, f64>,
+    npo: Vec<bool>,
+    z: PyReadonlyArray2<'_, f64>,
+    starts: Vec<usize>,
+    link: &str,
+    k: usize,
+    max_iter: usize,
+    se: &str,
+    start: Option<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)>,
+    threads: Option<usize>,
+) -> PyResult<PyNpmltFit> {
+    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
+    let d = data.d;
+    if k < 1 {
+        return Err(ModelSpecError::new_err("k must be at least 1"));
+    }
+    let model = crate::npml_model::NpmlModel::new(data, k);
+    let start = match start {
+        Some((alpha, beta, points, masses)) => {
+            if alpha.len() != q || beta.len() != model.data.n_beta() || points.len() != k * d || masses.len() != k {
+                return Err(ModelSpecError::new_err(format!("start needs {q} intercepts, {} coefficients, {k} x {d} points and {k} masses", model.data.n_beta())));
+            }
+            Some(crate::npml_model::NpmlParams { alpha, beta, points, masses })
+        }
+        None => None,
+    };
+    let opts = crate::npml_fit::NpmlOptions { max_iter, se: crate::npml_se::SeKind::parse(se)?, start };
+    let fit = run_detached(py, threads, || crate::npml_fit::fit_npml(&model, &opts))?;
+    PyNpmltFit::from_npml(py, fit, k, d)
+}
+
+impl PyNpmltFit {
+    fn from_normal(py: Python<'_>, f: crate::npml_normal::NormalFit, d: usize) -> PyResult<Self> {
+        let m = f.cluster_loglik.len();
+        Ok(PyNpmltFit {
+            alpha: vec_out(py, f.alpha),
+            beta: vec_out(py, f.beta),
+            mass_points: mat_rows_out(py, vec![], 0, d)?,
+            masses: vec_out(py, vec![]),
+            loglik: f.loglik,
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            warnings: vec![],
+            ridge_points: vec![],
+            posterior: mat_rows_out(py, f.eb, m, d)?,
+            vcov: mat_out(py, &f.vcov)?,
+            se_alpha: vec_out(py, f.se_alpha),
+            se_beta: vec_out(py, f.se_beta),
+            se_mass_points: mat_rows_out(py, vec![], 0, d)?,
+            se_masses: vec_out(py, vec![]),
+            se_re_var: vec_out(py, f.se_var),
+            cluster_loglik: vec_out(py, f.cluster_loglik),
+            // column-major lower factor read row-major: the transpose, fixed in Python
+            re_chol: Some(mat_rows_out(py, f.chol, d, d)?),
+        })
+    }
+}
+
+/// Fit the ordinal model with a normal random effect by adaptive Gauss–Hermite quadrature.
+#[pyfunction]
+#[pyo3(signature = (y, q, x, npo, z, starts, *, link, nagq, max_iter, se, threads))]
+#[allow(clippy::too_many_arguments)]
+fn fit_npmlt_normal(
+    py: Python<'_>,
+    y: PyReadonlyArray1<'_, u32>,
+    q: usize,
+    x: PyReadonlyArray2<'_, f64>,
+    npo: Vec<bool>,
+    z: PyReadonlyArray2<'_, f64>,
+    starts: Vec<usize>,
+    link: &str,
+    nagq: usize,
+    max_iter: usize,
+    se: &str,
+    threads: Option<usize>,
+) -> PyResult<PyNpmltFit> {
+    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
+    let d = data.d;
+    if nagq < 1 {
+        return Err(ModelSpecError::new_err("nagq must be at least 1"));
+    }
+    let kind = crate::npml_se::SeKind::parse(se)?;
+    let model = crate::npml_normal::NormalModel::new(data, nagq);
+    let fit = run_detached(py, threads, || crate::npml_normal::fit_normal(&model, max_iter, kind))?;
+    PyNpmltFit::from_normal(py, fit, d)
+}
+
+// --------------------------------------------------------------------------------------------- end npmlt
+
 /// The compiled core of glmmx.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGlmmModel>()?;
     m.add_class::<PyGlmmFit>()?;
+    m.add_class::<PyNpmltFit>()?;
+    m.add_function(wrap_pyfunction!(fit_npmlt, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_npmlt_normal, m)?)?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

@@ -15,11 +15,15 @@ __all__ = [
     "ModelSpecError",
     "NumericalError",
     "glmer",
+    "npmlt",
+    "select_k",
     "uncount",
 ]
 
 _LAZY = {
     "glmer": ("glmmx.api", "glmer"),
+    "npmlt": ("glmmx.npmlt_api", "npmlt"),
+    "select_k": ("glmmx.npmlt_api", "select_k"),
     "uncount": ("glmmx.aggregate", "uncount"),
     "ConvergenceError": ("glmmx.exceptions", "ConvergenceError"),
     "ConvergenceWarning": ("glmmx.exceptions", "ConvergenceWarning"),
