@@ -27,6 +27,9 @@ const POLISH_DTOL: f64 = 1e-12;
 const BFGS_GTOL: f64 = 1e-3;
 /// ... or when its model predicts a deviance decrease below this.
 const BFGS_DTOL: f64 = 1e-8;
+/// Relative rounding of the deviance (a sum over clusters of modes solved to ~1e-20): line
+/// searches do not chase decreases below it.
+const ROUNDING: f64 = 1e-14;
 
 /// Options of a fit (defaults live in Python).
 #[derive(Clone, Debug)]
@@ -83,7 +86,7 @@ fn fit_agq(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitO
     let f0 = fg(&x0)?;
     let hessian = initial_hessian(&mut fg, &x0, &f0.1, nt, &fisher)?;
     let start = Start { x: x0, fg: Some(f0), hessian };
-    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: opts.max_iter })?;
+    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: ROUNDING, max_iter: opts.max_iter })?;
     res.evaluations += 1 + nt;
     let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     let cond = conditional(model, &res.x[..nt], &res.x[nt..])?;
@@ -100,7 +103,7 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     let mut beta = beta0;
     let mut fg = |theta: &[f64]| nagq0::deviance(model, theta, &mut beta, true).map(|e| (e.deviance, e.gradient));
     let start = Start { x: theta0, fg: None, hessian: None };
-    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: opts.max_iter })?;
+    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: ROUNDING, max_iter: opts.max_iter })?;
     let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     drop(fg);
     nagq0::deviance(model, &res.x, &mut beta, false)?;
@@ -116,7 +119,7 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
 /// analytic gradient (g0 at x0). None if the result is not positive definite.
 fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[f64], g0: &[f64], nt: usize, fisher: &Mat<f64>) -> Result<Option<Mat<f64>>> {
     let np = x0.len();
-    let theta_cols = fd_hessian_columns(fg, x0, g0, 0..nt, 1e-5)?;
+    let theta_cols = fd_hessian_columns(fg, x0, Some(g0), 0..nt, 1e-5)?;
     let h = Mat::from_fn(np, np, |i, j| match (i < nt, j < nt) {
         (false, false) => 2.0 * fisher[(i - nt, j - nt)],
         (_, true) => theta_cols[(i, j)],
@@ -136,7 +139,7 @@ fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut Optim
             break;
         }
         let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
-        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
+        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0, ROUNDING)? else { break };
         res.evaluations += evals;
         res.iterations += 1;
         let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);

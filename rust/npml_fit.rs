@@ -12,7 +12,7 @@ use crate::npml_data::{OrdLink, OrdinalData};
 use crate::npml_model::{NpmlModel, NpmlParams};
 use crate::npml_ridge::{PointIssue, point_issues};
 use crate::npml_se::{NpmlSe, SeKind, information, invert_spd, standard_errors};
-use crate::optim::{OptimOptions, fd_hessian, line_search, minimize, newton_direction};
+use crate::optim::{OptimOptions, Start, fd_hessian_central, line_search, minimize, newton_direction};
 
 /// Gradient (log-likelihood units) at which the quasi-Newton phase hands over to Newton.
 const BFGS_GTOL: f64 = 1e-6;
@@ -92,14 +92,15 @@ fn optimise(model: &NpmlModel, theta0: &[f64], max_iter: usize, polish: bool) ->
 /// [`optimise`] for any objective returning (f, ∇f).
 pub(crate) fn optimise_with(fg: &mut crate::optim::Objective, theta0: &[f64], max_iter: usize, polish: bool) -> Result<Optimum> {
     let lower = vec![f64::NEG_INFINITY; theta0.len()];
-    let r = minimize(fg, theta0, &lower, None, &OptimOptions { gtol: BFGS_GTOL, max_iter })?;
+    let start = Start { x: theta0.to_vec(), fg: None, hessian: None };
+    let r = minimize(fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: 0.0, noise: 0.0, max_iter })?;
     let mut o = Optimum { theta: r.x, f: r.f, grad: r.grad, iterations: r.iterations, evaluations: r.evaluations, converged: false };
     if polish {
         for _ in 0..POLISH_STEPS {
             if o.iterations >= max_iter || small(&o.grad, GTOL) {
                 break;
             }
-            let h = fd_hessian(fg, &o.theta)?;
+            let h = fd_hessian_central(fg, &o.theta)?;
             o.evaluations += 2 * o.theta.len();
             let Some(mut dir) = newton_direction(&h, &o.theta, &o.grad, &lower) else { break };
             let decrement: f64 = -dir.iter().zip(&o.grad).map(|(d, g)| d * g).sum::<f64>();
@@ -111,7 +112,7 @@ pub(crate) fn optimise_with(fg: &mut crate::optim::Objective, theta0: &[f64], ma
             if longest > MAX_NEWTON_STEP {
                 dir.iter_mut().for_each(|v| *v *= MAX_NEWTON_STEP / longest);
             }
-            let Some((x, f, g, evals)) = line_search(fg, &o.theta, o.f, &o.grad, &dir, &lower, 1.0)? else { break };
+            let Some((x, f, g, evals)) = line_search(fg, &o.theta, o.f, &o.grad, &dir, &lower, 1.0, 0.0)? else { break };
             (o.theta, o.f, o.grad) = (x, f, g);
             o.evaluations += evals;
             o.iterations += 1;

@@ -17,7 +17,7 @@ use crate::npml_data::OrdinalData;
 use crate::npml_fit::{Optimum, fixed_start, optimise_with};
 use crate::npml_lik::{MixGrad, MixWork, cluster_loglik, row_terms};
 use crate::npml_se::{SeKind, invert_spd};
-use crate::optim::fd_hessian;
+use crate::optim::fd_hessian_central;
 use crate::npml_model::NPML_PARALLEL_MIN_WORK;
 use crate::par::map_chunks;
 use faer::Mat;
@@ -256,7 +256,7 @@ pub fn fit_normal(model: &NormalModel, max_iter: usize, se: SeKind) -> Result<No
     let np = theta.len();
     let info = match se {
         SeKind::Opg => Mat::from_fn(np, np, |r, c| scores.chunks_exact(np).map(|s| s[r] * s[c]).sum()),
-        SeKind::Hessian => fd_hessian(&mut |t: &[f64]| model.eval(t, &mut adapt.clone(), false, None, None), &theta)?,
+        SeKind::Hessian => fd_hessian_central(&mut |t: &[f64]| model.eval(t, &mut adapt.clone(), false, None, None), &theta)?,
     };
     let vcov = invert_spd(&info);
     let max_grad = g.iter().fold(0.0f64, |m, v| if v.is_nan() { f64::NAN } else { m.max(v.abs()) });

@@ -12,7 +12,7 @@
 use crate::error::Result;
 use crate::npml_lik::{MixGrad, MixWork, cluster_loglik};
 use crate::npml_model::{NpmlModel, NpmlParams};
-use crate::optim::fd_hessian;
+use crate::optim::fd_hessian_central;
 use crate::par::map_chunks;
 use faer::prelude::Solve;
 use faer::{Mat, Side};
@@ -96,7 +96,7 @@ pub fn information(model: &NpmlModel, p: &NpmlParams, kind: SeKind) -> Result<Ma
             }
             Ok(b)
         }
-        SeKind::Hessian => fd_hessian(&mut |v: &[f64]| mixcat_objective(model, v), &model.to_mixcat(p)),
+        SeKind::Hessian => fd_hessian_central(&mut |v: &[f64]| mixcat_objective(model, v), &model.to_mixcat(p)),
     }
 }
 

@@ -22,6 +22,9 @@ pub struct OptimOptions {
     /// the scale-free test, which large problems need because their gradient components are
     /// large while the objective is already flat to rounding
     pub dtol: f64,
+    /// relative rounding level of f: line searches stop asking for decreases below
+    /// `noise`·|f| (0 keeps halving down to the step-length limit)
+    pub noise: f64,
     /// iteration cap
     pub max_iter: usize,
 }
@@ -102,7 +105,7 @@ pub fn minimize(fg: &mut Objective, start: Start, lower: &[f64], opts: &OptimOpt
         }
         let first = iterations == 1 && scaled_start;
         let alpha0 = if first { (1.0 / dir.iter().fold(0.0f64, |m, v| m.max(v.abs()))).min(1.0) } else { 1.0 };
-        let Some((x_new, f_new, g_new, evals)) = line_search(fg, &x, f, &g, &dir, lower, alpha0)? else {
+        let Some((x_new, f_new, g_new, evals)) = line_search(fg, &x, f, &g, &dir, lower, alpha0, opts.noise)? else {
             message = "line search could not decrease the objective".into();
             break;
         };
@@ -157,10 +160,11 @@ type Step = (Vec<f64>, f64, Vec<f64>, usize);
 
 /// Backtracking along the projected path x(α) = P(x + α·d) until the Armijo condition
 /// f(x(α)) ≤ f(x) + 10⁻⁴·∇f·(x(α) − x) holds. Gives up once the decrease it asks for is
-/// below the rounding of f itself (relative 1e-14), where no step can show a decrease.
-pub fn line_search(fg: &mut Objective, x: &[f64], f: f64, g: &[f64], dir: &[f64], lower: &[f64], alpha0: f64) -> Result<Option<Step>> {
+/// below `noise`·|f|, the rounding of f itself, where no step can show a decrease.
+#[allow(clippy::too_many_arguments)]
+pub fn line_search(fg: &mut Objective, x: &[f64], f: f64, g: &[f64], dir: &[f64], lower: &[f64], alpha0: f64, noise: f64) -> Result<Option<Step>> {
     let slope: f64 = dir.iter().zip(g).map(|(d, g)| d * g).sum();
-    let noise = 1e-14 * f.abs();
+    let noise = noise * f.abs();
     let mut alpha = alpha0;
     for evals in 1..=60 {
         if -alpha * slope < noise {
@@ -210,13 +214,23 @@ fn damped_bfgs_update(b: &mut Mat<f64>, s: &[f64], y: &[f64]) {
 /// truncation error of order 1e-6 and a rounding error of order 1e-7. Bounds are ignored
 /// (a covariance parameter may step across zero, where the objective is still defined).
 pub fn fd_hessian(fg: &mut Objective, x: &[f64], g: &[f64]) -> Result<Mat<f64>> {
-    let h = fd_hessian_columns(fg, x, g, 0..x.len(), 1e-6)?;
-    Ok(Mat::from_fn(x.len(), x.len(), |i, j| 0.5 * (h[(i, j)] + h[(j, i)])))
+    symmetrised(fd_hessian_columns(fg, x, Some(g), 0..x.len(), 1e-6)?)
 }
 
-/// Columns `cols` of the Hessian by forward differences of the gradient (`g` at x), with
-/// steps `rel_step`·max(|xⱼ|, 0.1); an np × np matrix with the other columns 0.
-pub fn fd_hessian_columns(fg: &mut Objective, x: &[f64], g: &[f64], cols: std::ops::Range<usize>, rel_step: f64) -> Result<Mat<f64>> {
+/// Hessian by central differences of the gradient (steps 1e-4 relative), symmetrised: twice
+/// the evaluations of [`fd_hessian`], for a truncation error of order 1e-8.
+pub fn fd_hessian_central(fg: &mut Objective, x: &[f64]) -> Result<Mat<f64>> {
+    symmetrised(fd_hessian_columns(fg, x, None, 0..x.len(), 1e-4)?)
+}
+
+fn symmetrised(h: Mat<f64>) -> Result<Mat<f64>> {
+    Ok(Mat::from_fn(h.nrows(), h.ncols(), |i, j| 0.5 * (h[(i, j)] + h[(j, i)])))
+}
+
+/// Columns `cols` of the Hessian by differences of the gradient with steps
+/// `rel_step`·max(|xⱼ|, 0.1): forward from `g` = ∇f(x) when given, central otherwise; an
+/// np × np matrix with the other columns 0.
+pub fn fd_hessian_columns(fg: &mut Objective, x: &[f64], g: Option<&[f64]>, cols: std::ops::Range<usize>, rel_step: f64) -> Result<Mat<f64>> {
     let np = x.len();
     let mut h = Mat::<f64>::zeros(np, np);
     let mut xt = x.to_vec();
@@ -224,9 +238,16 @@ pub fn fd_hessian_columns(fg: &mut Objective, x: &[f64], g: &[f64], cols: std::o
         let step = rel_step * x[j].abs().max(0.1);
         xt[j] = x[j] + step;
         let (_, gp) = fg(&xt)?;
+        let (gm, width) = match g {
+            Some(g) => (g.to_vec(), step),
+            None => {
+                xt[j] = x[j] - step;
+                (fg(&xt)?.1, 2.0 * step)
+            }
+        };
         xt[j] = x[j];
         for i in 0..np {
-            h[(i, j)] = (gp[i] - g[i]) / step;
+            h[(i, j)] = (gp[i] - gm[i]) / width;
         }
     }
     Ok(h)
@@ -252,10 +273,10 @@ mod tests {
             Ok((f, vec![-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)]))
         };
         let start = |x: [f64; 2]| Start { x: x.to_vec(), fg: None, hessian: None };
-        let r = minimize(&mut f, start([-1.2, 1.0]), &[f64::NEG_INFINITY, f64::NEG_INFINITY], &OptimOptions { gtol: 1e-8, dtol: 0.0, max_iter: 500 }).unwrap();
+        let r = minimize(&mut f, start([-1.2, 1.0]), &[f64::NEG_INFINITY, f64::NEG_INFINITY], &OptimOptions { gtol: 1e-8, dtol: 0.0, noise: 0.0, max_iter: 500 }).unwrap();
         assert!(r.converged && (r.x[0] - 1.0).abs() < 1e-6, "{r:?}");
         // with the bound b ≥ 1.5 the minimum moves to the boundary
-        let r = minimize(&mut f, start([-1.2, 2.0]), &[f64::NEG_INFINITY, 1.5], &OptimOptions { gtol: 1e-8, dtol: 0.0, max_iter: 500 }).unwrap();
+        let r = minimize(&mut f, start([-1.2, 2.0]), &[f64::NEG_INFINITY, 1.5], &OptimOptions { gtol: 1e-8, dtol: 0.0, noise: 0.0, max_iter: 500 }).unwrap();
         assert!(r.converged && r.x[1] == 1.5, "{r:?}");
     }
 }
