@@ -18,6 +18,7 @@ use crate::remat::ReTemplate;
 
 /// A GLMM ready to evaluate: the data never change; the conditional modes are kept between
 /// evaluations as starting points.
+#[derive(Clone)]
 pub struct GlmmModel {
     pub data: Clustered,
     pub family: Family,
@@ -27,6 +28,9 @@ pub struct GlmmModel {
     pub loglik_constant: f64,
     /// conditional modes u, cluster-major (n_clusters × d)
     pub modes: Vec<f64>,
+    /// whether one evaluation may spread over threads (off when fits themselves run in
+    /// parallel, as in simulation studies)
+    pub allow_parallel: bool,
     rule: Option<(usize, ProductRule)>,
 }
 
@@ -44,17 +48,18 @@ impl GlmmModel {
         if template.d != data.d {
             return Err(Error::bad_input(format!("Z has {} columns but Lambda is {} x {}", data.d, template.d, template.d)));
         }
-        if let Some(row) = (0..data.n).find(|&k| !family.valid_response(data.y[k], data.m[k])) {
-            let orig = data.order[row];
-            return Err(Error::bad_input(format!(
-                "response value {} (prior weight {}) in row {orig} is not valid for the {} family",
-                data.y[row], data.m[row], family.name()
-            )));
-        }
-        let rows_freq = data.row_freq();
-        let loglik_constant = (0..data.n).map(|k| rows_freq[k] * family.loglik_constant(data.y[k], data.m[k])).sum();
+        check_response(&data, family)?;
+        let loglik_constant = loglik_constant(&data, family);
         let modes = vec![0.0; data.n_clusters() * data.d];
-        Ok(GlmmModel { data, family, link, template, loglik_constant, modes, rule: None })
+        Ok(GlmmModel { data, family, link, template, loglik_constant, modes, allow_parallel: true, rule: None })
+    }
+
+    /// Replace the response (original row order), keeping the design.
+    pub fn set_response(&mut self, y: &[f64]) -> Result<()> {
+        self.data.set_response(y)?;
+        check_response(&self.data, self.family)?;
+        self.loglik_constant = loglik_constant(&self.data, self.family);
+        Ok(())
     }
 
     /// Number of covariance parameters θ.
@@ -78,7 +83,7 @@ impl GlmmModel {
 
     /// Whether an evaluation is worth spreading over threads.
     pub fn parallel(&self, nodes: usize) -> bool {
-        rayon::current_num_threads() > 1 && self.data.n * (nodes + 4) >= PARALLEL_MIN_WORK
+        self.allow_parallel && rayon::current_num_threads() > 1 && self.data.n * (nodes + 4) >= PARALLEL_MIN_WORK
     }
 
     /// −2 log L(θ, β) and, when `want_grad`, its gradient in the order (θ, β).
@@ -126,6 +131,27 @@ impl GlmmModel {
         }
         Ok(Evaluation { deviance, gradient })
     }
+}
+
+/// Every response value must be valid for the family (binomial: a proportion of m ≥ 0
+/// trials; Poisson: y ≥ 0).
+fn check_response(data: &Clustered, family: Family) -> Result<()> {
+    match (0..data.n).find(|&k| !family.valid_response(data.y[k], data.m[k])) {
+        None => Ok(()),
+        Some(row) => Err(Error::bad_input(format!(
+            "response value {} (prior weight {}) in row {} is not valid for the {} family",
+            data.y[row],
+            data.m[row],
+            data.order[row],
+            family.name()
+        ))),
+    }
+}
+
+/// Σ fᵢ Σⱼ of the log-likelihood terms free of μ (binomial coefficients, −log y!).
+fn loglik_constant(data: &Clustered, family: Family) -> f64 {
+    let rows_freq = data.row_freq();
+    (0..data.n).map(|k| rows_freq[k] * family.loglik_constant(data.y[k], data.m[k])).sum()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! evaluation. Python bindings live in `py.rs` behind the `python` feature.
 
 pub mod agq;
+pub mod batch;
 pub mod cluster;
 pub mod conditional;
 pub mod error;
@@ -11,12 +12,15 @@ pub mod family;
 pub mod ghq;
 pub mod glm;
 pub mod glmm;
+pub mod glmm_refit;
 pub mod linalg;
 pub mod nagq0;
 pub mod optim;
 pub mod par;
 pub mod pirls;
 pub mod remat;
+pub mod rng;
+pub mod simulate;
 #[cfg(test)]
 mod testdata;
 

@@ -1,11 +1,15 @@
 //! The Python boundary (the only file that knows PyO3): input checking, GIL release, thread
 //! pools, error mapping, and results as NumPy arrays.
 
+use crate::batch::{self, ReplicateFit};
 use crate::cluster::Clustered;
 use crate::error::Error;
 use crate::family::{Family, Link};
 use crate::fit::{FitOptions, GlmmFit, fit};
 use crate::glmm::GlmmModel;
+use crate::glmm_refit::GlmmRefit;
+use crate::rng::replicate_rng;
+use crate::simulate::{check_simulable, simulate_internal};
 use crate::nagq0;
 use crate::remat::ReTemplate;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -13,6 +17,8 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 create_exception!(_core, ModelSpecError, PyValueError, "The model or its data are specified wrongly.");
 create_exception!(_core, NumericalError, PyArithmeticError, "A numerical step failed.");
@@ -49,7 +55,7 @@ fn run_detached<T: Send>(py: Python<'_>, threads: Option<usize>, f: impl FnOnce(
 }
 
 fn slice<'a>(name: &str, a: &'a PyReadonlyArray1<'_, f64>) -> PyResult<&'a [f64]> {
-    a.as_slice().map_err(|_| ModelSpecError::new_err(format!("{name} must be a contiguous float64 array")))
+    a.as_slice().map_err(|_| ModelSpecError::new_err(format!("{name} must be a contiguous, aligned float64 array")))
 }
 
 /// Column-major data of a Fortran-ordered (n × k) array.
@@ -63,6 +69,11 @@ fn fortran<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f64>) -> PyResult<(&'a [f
 
 fn vec_out<'py>(py: Python<'py>, v: Vec<f64>) -> Py<PyArray1<f64>> {
     PyArray1::from_vec(py, v).unbind()
+}
+
+/// A row-major (rows × cols) vector as a 2-D array.
+fn mat_rows_out(py: Python<'_>, v: Vec<f64>, rows: usize, cols: usize) -> PyResult<Py<PyAny>> {
+    Ok(PyArray1::from_vec(py, v).reshape([rows, cols])?.into_any().unbind())
 }
 
 fn mat_out<'py>(py: Python<'py>, m: &faer::Mat<f64>) -> PyResult<Py<PyAny>> {
@@ -158,6 +169,136 @@ impl PyGlmmModel {
         let result = run_detached(py, threads, move || fit(model, &opts))?;
         PyGlmmFit::new(py, result, self.inner.loglik_constant, self.inner.data.d)
     }
+
+    /// Conditional modes u (n_clusters × d): where every evaluation's inner Newton starts.
+    #[getter]
+    fn get_modes<'py>(&self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+        let d = self.inner.data.d;
+        mat_rows_out(py, self.inner.modes.clone(), self.inner.modes.len() / d, d)
+    }
+
+    #[setter]
+    fn set_modes(&mut self, modes: PyReadonlyArray2<'_, f64>) -> PyResult<()> {
+        let m = modes.as_slice().map_err(|_| ModelSpecError::new_err("modes must be a C-contiguous float64 array"))?;
+        if m.len() != self.inner.modes.len() {
+            return Err(ModelSpecError::new_err(format!("modes needs {} values", self.inner.modes.len())));
+        }
+        self.inner.modes.copy_from_slice(m);
+        Ok(())
+    }
+
+    /// `nsim` responses drawn at (θ, β), original row order: an (n, nsim) array; column k is
+    /// replicate `first + k` of `seed`.
+    #[pyo3(signature = (theta, beta, nsim, seed, first=0))]
+    fn simulate<'py>(&self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
+        self.check_lengths(&theta, &beta)?;
+        let model = &self.inner;
+        let n = model.data.n;
+        let out = run_detached(py, Some(1), move || {
+            check_simulable(model)?;
+            let lambda = model.template.lambda(&theta);
+            let mut out = vec![0.0; n * nsim];
+            let mut internal = vec![0.0; n];
+            for k in 0..nsim {
+                simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k as u64), &mut internal);
+                for (row, &orig) in model.data.order.iter().enumerate() {
+                    out[orig * nsim + k] = internal[row];
+                }
+            }
+            Ok(out)
+        })?;
+        mat_rows_out(py, out, n, nsim)
+    }
+
+    /// Refit to many responses, in parallel, each fit started at (θ, β) and the current
+    /// conditional modes: the columns of `responses` (n × nsim), or, when it is None, `nsim`
+    /// responses simulated at (θ, β) with `seed` (replicates first, first + 1, ..., each
+    /// from its own stream, as `simulate` draws them).
+    #[pyo3(signature = (theta, beta, *, responses, nsim, seed, first, n_agq, max_iter, threads, progress))]
+    #[allow(clippy::too_many_arguments)]
+    fn refit_many<'py>(
+        &self,
+        py: Python<'py>,
+        theta: Vec<f64>,
+        beta: Vec<f64>,
+        responses: Option<PyReadonlyArray2<'py, f64>>,
+        nsim: usize,
+        seed: u64,
+        first: u64,
+        n_agq: usize,
+        max_iter: usize,
+        threads: Option<usize>,
+        progress: Option<PyRef<'py, Progress>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_lengths(&theta, &beta)?;
+        let n = self.inner.data.n;
+        let columns = match &responses {
+            Some(r) if r.shape()[0] != n => return Err(ModelSpecError::new_err(format!("responses must have {n} rows (one per observation); got {}", r.shape()[0]))),
+            Some(r) => Some((r.as_slice().map_err(|_| ModelSpecError::new_err("responses must be a C-contiguous float64 array"))?, r.shape()[1])),
+            None => None,
+        };
+        let n_rep = columns.map_or(nsim, |c| c.1);
+        let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
+        let model = &self.inner;
+        let refit = GlmmRefit::new(model, theta.clone(), beta.clone(), n_agq, max_iter);
+        let fits = run_detached(py, threads, move || {
+            if columns.is_none() {
+                check_simulable(model)?;
+            }
+            let lambda = model.template.lambda(&theta);
+            let fill = |k: usize, y: &mut [f64]| -> Result<(), Error> {
+                match columns {
+                    Some((data, width)) => (0..n).for_each(|i| y[i] = data[i * width + k]),
+                    None => {
+                        let mut internal = vec![0.0; n];
+                        simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k as u64), &mut internal);
+                        model.data.order.iter().enumerate().for_each(|(row, &orig)| y[orig] = internal[row]);
+                    }
+                }
+                Ok(())
+            };
+            Ok(batch::run(&refit, n_rep, &fill, &counter))
+        })?;
+        replicate_table(py, fits, self.inner.p(), self.inner.n_theta())
+    }
+}
+
+/// Count of finished replicates, readable from Python while a batch runs without the GIL.
+#[pyclass(module = "glmmx._core", frozen)]
+pub struct Progress {
+    done: Arc<AtomicUsize>,
+}
+
+#[pymethods]
+impl Progress {
+    #[new]
+    fn new() -> Self {
+        Progress { done: Arc::new(AtomicUsize::new(0)) }
+    }
+
+    /// Replicates finished so far.
+    #[getter]
+    fn done(&self) -> usize {
+        self.done.load(Ordering::Relaxed)
+    }
+}
+
+/// Replicate results as a dict of arrays: estimates and std_errors (n_rep × p), parameters
+/// (n_rep × n_par), loglik, converged, and messages.
+fn replicate_table(py: Python<'_>, fits: Vec<ReplicateFit>, p: usize, n_par: usize) -> PyResult<Py<PyAny>> {
+    let n_rep = fits.len();
+    let widen = |v: &Vec<f64>, k: usize| -> Vec<f64> { if v.len() == k { v.clone() } else { vec![f64::NAN; k] } };
+    let est: Vec<f64> = fits.iter().flat_map(|f| widen(&f.estimates, p)).collect();
+    let se: Vec<f64> = fits.iter().flat_map(|f| widen(&f.std_errors, p)).collect();
+    let par: Vec<f64> = fits.iter().flat_map(|f| widen(&f.parameters, n_par)).collect();
+    let out = pyo3::types::PyDict::new(py);
+    out.set_item("estimates", mat_rows_out(py, est, n_rep, p)?)?;
+    out.set_item("std_errors", mat_rows_out(py, se, n_rep, p)?)?;
+    out.set_item("parameters", mat_rows_out(py, par, n_rep, n_par)?)?;
+    out.set_item("loglik", vec_out(py, fits.iter().map(|f| f.loglik).collect()))?;
+    out.set_item("converged", fits.iter().map(|f| f.converged).collect::<Vec<bool>>())?;
+    out.set_item("message", fits.into_iter().map(|f| f.message).collect::<Vec<String>>())?;
+    Ok(out.into_any().unbind())
 }
 
 impl PyGlmmModel {
@@ -232,10 +373,6 @@ impl PyGlmmFit {
 // ---------------------------------------------------------------------------------------------
 // npmlt: ordinal/nominal mixed models with a mass-point (NPML) or normal random effect
 // ---------------------------------------------------------------------------------------------
-
-fn mat_rows_out(py: Python<'_>, v: Vec<f64>, rows: usize, cols: usize) -> PyResult<Py<PyAny>> {
-    Ok(PyArray1::from_vec(py, v).reshape([rows, cols])?.into_any().unbind())
-}
 
 /// The ordinal data from Python arrays (rows sorted by cluster; `starts` has m + 1 entries).
 #[allow(clippy::too_many_arguments)]
@@ -407,6 +544,7 @@ fn fit_npmlt_normal(
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGlmmModel>()?;
     m.add_class::<PyGlmmFit>()?;
+    m.add_class::<Progress>()?;
     m.add_class::<PyNpmltFit>()?;
     m.add_function(wrap_pyfunction!(fit_npmlt, m)?)?;
     m.add_function(wrap_pyfunction!(fit_npmlt_normal, m)?)?;

@@ -14,6 +14,7 @@ __all__ = [
     "FitWarning",
     "ModelSpecError",
     "NumericalError",
+    "fit_many",
     "glmer",
     "npmlt",
     "select_k",
@@ -22,6 +23,7 @@ __all__ = [
 
 _LAZY = {
     "glmer": ("glmmx.api", "glmer"),
+    "fit_many": ("glmmx.batch", "fit_many"),
     "npmlt": ("glmmx.npmlt_api", "npmlt"),
     "select_k": ("glmmx.npmlt_api", "select_k"),
     "uncount": ("glmmx.aggregate", "uncount"),

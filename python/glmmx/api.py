@@ -138,12 +138,11 @@ def glmer(
     offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)
     freq = _cluster_freq(design.group_weights, re.codes, re.n_levels, re.group)
     theta0, beta0 = _start(start, re.n_theta, design.x_names)
-    core = _core.GlmmModel(
-        y, m, offset, design.X, re.Z, re.codes, re.n_levels, freq, re.theta_rows, re.theta_cols, family, link
-    )
+    core_args = (y, m, offset, design.X, re.Z, re.codes, re.n_levels, freq, re.theta_rows, re.theta_cols, family, link)
+    core = _core.GlmmModel(*core_args)
     raw = core.fit(n_agq=nagq, max_iter=max_iter, theta0=theta0, beta0=beta0, threads=threads)
-    fit = GlmerResult.from_core(raw, core=core, design=design, re=re, family=family, link=link, nagq=nagq,
-                                formula=formula, y=y, m=m, offset=offset, cluster_freq=freq)
+    fit = GlmerResult.from_core(raw, core=core, core_args=core_args, design=design, re=re, family=family, link=link,
+                                nagq=nagq, formula=formula, y=y, m=m, offset=offset, cluster_freq=freq, max_iter=max_iter)
     _warn(fit)
     return fit
 

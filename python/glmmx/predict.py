@@ -53,19 +53,3 @@ def _new_eta(fit, newdata, re: bool) -> np.ndarray:
         contrib[seen] = np.einsum("nk,nk->n", Z[seen], fit.b[codes[seen]])
         eta = eta + contrib
     return eta
-
-
-def simulate_glmm(fit, nsim: int, seed: int | None) -> np.ndarray:
-    """(nobs, nsim) responses: new random effects b ~ N(0, ΛΛᵀ), then the family's draw."""
-    if not isinstance(nsim, (int, np.integer)) or isinstance(nsim, bool) or nsim < 1:
-        raise ModelSpecError(f"nsim must be a positive integer, not {nsim!r}")
-    rng = np.random.default_rng(seed)
-    lam = fit.re.lambda_(fit.theta)
-    eta_fixed = _population_eta(fit)
-    out = np.empty((len(eta_fixed), nsim))
-    trials = np.round(fit.prior_weights).astype(np.int64)
-    for k in range(nsim):
-        b = rng.standard_normal((fit.re.n_levels, fit.re.d)) @ lam.T
-        mu = _linkinv(fit.link, eta_fixed + np.einsum("nk,nk->n", fit.re.Z, b[fit.re.codes]))
-        out[:, k] = rng.binomial(trials, mu) if fit.family == "binomial" else rng.poisson(mu)
-    return out

@@ -79,9 +79,12 @@ class GlmerResult:
     spec: Any
     warnings: tuple[str, ...] = ()
     _core: Any = field(default=None, repr=False)
+    _core_args: tuple = field(default=None, repr=False)
+    _modes: Any = field(default=None, repr=False)
+    _max_iter: int = 1000
 
     @classmethod
-    def from_core(cls, raw, *, core, design, re, family, link, nagq, formula, y, m, offset, cluster_freq) -> GlmerResult:
+    def from_core(cls, raw, *, core, core_args, design, re, family, link, nagq, formula, y, m, offset, cluster_freq, max_iter) -> GlmerResult:
         """Wrap the Rust core's fit (``glmmx._core.GlmmFit``)."""
         beta = np.asarray(raw.beta)
         vcov = np.asarray(raw.vcov_beta)
@@ -123,6 +126,9 @@ class GlmerResult:
             spec=design.spec,
             warnings=tuple(notes),
             _core=core,
+            _core_args=core_args,
+            _modes=np.ascontiguousarray(core.modes),
+            _max_iter=max_iter,
         )
 
     # -- sizes and information criteria -------------------------------------------------------
@@ -265,11 +271,33 @@ class GlmerResult:
 
     def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
         """Responses drawn from the fitted model with new random effects (lme4's
-        ``simulate``): an (nobs, nsim) array of 0/1 values or counts (binomial with trials:
-        numbers of successes)."""
-        from glmmx.predict import simulate_glmm
+        ``simulate``): an (nobs, nsim) array on the scale of the fitted response (0/1, or the
+        proportion of successes when there are trials; counts for poisson). Column k is
+        the response ``bootstrap(seed=seed)`` refits as replicate k."""
+        from glmmx.batch import simulate
 
-        return simulate_glmm(self, nsim, seed)
+        return simulate(self, nsim, seed)
+
+    def refit_many(self, responses, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
+        """Refit the model to each column of ``responses`` (nobs × nsim, e.g. from
+        ``simulate``), in parallel in Rust, each fit started from these estimates.
+
+        Returns a polars DataFrame: sim, term, estimate, std_error, loglik, converged, message
+        (fixed effects with standard errors, then the random-effect standard deviations and
+        correlations with lme4's names). ``executor`` may be a concurrent.futures.Executor or
+        a Dask distributed.Client: chunks of replicates then run on its workers.
+        """
+        from glmmx.batch import refit_many
+
+        return refit_many(self, responses, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+
+    def bootstrap(self, nsim: int = 1000, seed: int | None = None, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
+        """Parametric bootstrap (lme4's ``bootMer``): ``nsim`` responses simulated from the fit
+        and refitted. Returns a BootstrapResult with the replicate table and
+        ``confint(level=0.95, method="percentile")``."""
+        from glmmx.batch import bootstrap
+
+        return bootstrap(self, nsim, seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
     def anova(self):
         """lme4's sequential ANOVA table for one model: term, npar, sum_sq, mean_sq, f_value

@@ -1,0 +1,335 @@
+"""Many fits of one model: simulation studies, parametric bootstrap, many data sets.
+
+A fitted model's design is prepared once; the Rust core refits it to each new response on
+every core with the GIL released, each fit started from the original estimates, replicate k's
+simulated response drawn from its own random stream. Results therefore do not depend on the
+number of threads or on how replicates are split. With ``executor=`` (any
+``concurrent.futures.Executor``, or a Dask ``distributed.Client``) the replicates are cut into
+chunks, each chunk runs the same Rust batch on a worker, and the results come back in order:
+the table equals the local one.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from glmmx.exceptions import ModelSpecError
+
+
+# ----------------------------------------------------------------------------------------------
+# The model-specific part: how to rebuild the core, start it, and name what it returns
+# ----------------------------------------------------------------------------------------------
+
+
+def _glmer_payload(fit) -> dict:
+    """Everything a worker needs to rebuild the fitted GLMM's core and refit it."""
+    return {
+        "kind": "glmer",
+        "args": fit._core_args,
+        "theta": np.asarray(fit.theta, dtype=float),
+        "beta": np.asarray(fit.beta, dtype=float),
+        "modes": fit._modes,
+        "n_agq": fit.nagq,
+        "max_iter": fit._max_iter,
+    }
+
+
+def _core_from_payload(payload: dict):
+    from glmmx import _core
+
+    if payload["kind"] != "glmer":
+        raise ModelSpecError(f"no batch path for {payload['kind']!r}")
+    # arrays arrive as the transport made them (e.g. Dask's unaligned buffers): restore the
+    # aligned, contiguous layout the core reads
+    y, m, offset, X, Z, codes, n_levels, freq, rows, cols, family, link = payload["args"]
+
+    def vec(a, dtype=float):
+        return np.require(a, dtype=dtype, requirements="CA")
+
+    def mat(a):
+        return np.require(a, dtype=float, requirements="FA")
+
+    core = _core.GlmmModel(
+        vec(y), vec(m), vec(offset), mat(X), mat(Z), vec(codes, np.uint32), n_levels, vec(freq),
+        vec(rows, np.uint32), vec(cols, np.uint32), family, link,
+    )
+    core.modes = vec(payload["modes"])
+    return core
+
+
+def _run_core(core, payload, *, responses, nsim, seed, first, threads, progress):
+    return core.refit_many(
+        payload["theta"], payload["beta"], responses=responses, nsim=nsim, seed=seed, first=first,
+        n_agq=payload["n_agq"], max_iter=payload["max_iter"], threads=threads, progress=progress,
+    )
+
+
+def _run_chunk(payload, responses, seed, first, count, threads):
+    """One chunk on an executor's worker: rebuild the core, refit `count` replicates."""
+    core = _core_from_payload(payload)
+    if responses is not None:
+        responses = np.require(responses, dtype=float, requirements="CA")
+    return _run_core(core, payload, responses=responses, nsim=count, seed=seed, first=first, threads=threads, progress=None)
+
+
+def _parameter_names(fit) -> list[str]:
+    """lme4's names for the covariance parameters (confint(..., oldNames = FALSE)), in θ order:
+    sd_<column>|<group> on the diagonal, cor_<row>.<column>|<group> below it."""
+    names = []
+    for term in fit.re.terms:
+        cols = term.columns
+        for c in range(term.d):
+            for r in range(c, term.d):
+                names.append(f"sd_{cols[c]}|{term.name}" if r == c else f"cor_{cols[r]}.{cols[c]}|{term.name}")
+    return names
+
+
+def _sd_cor(fit, theta: np.ndarray) -> np.ndarray:
+    """Replicates' θ (n_rep × nθ) as standard deviations and correlations, in θ order."""
+    out = np.full(theta.shape, np.nan)
+    for k, row in enumerate(theta):
+        if not np.all(np.isfinite(row)):
+            continue
+        cov = fit.re.covariance(row)
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        for i, (r, c) in enumerate(zip(fit.re.theta_rows, fit.re.theta_cols)):
+            out[k, i] = sd[r] if r == c else (cov[r, c] / (sd[r] * sd[c]) if sd[r] > 0 and sd[c] > 0 else np.nan)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Public functions
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_fit(fit) -> None:
+    if getattr(fit, "_core_args", None) is None:
+        raise ModelSpecError(f"{type(fit).__name__} has no batch path (refit_many/bootstrap); glmer fits do")
+
+
+def _positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ModelSpecError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _seed(seed) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ModelSpecError(f"seed must be a non-negative integer, not {seed!r}")
+    return int(seed)
+
+
+def simulate(fit, nsim: int = 1, seed: int | None = None) -> np.ndarray:
+    """(nobs, nsim) responses drawn from the fitted model with new random effects; column k is
+    the response ``bootstrap(seed=seed)`` refits as replicate k."""
+    _check_fit(fit)
+    payload = _glmer_payload(fit)
+    return fit._core.simulate(payload["theta"], payload["beta"], _positive("nsim", nsim), _seed(seed))
+
+
+def _chunks(total: int, size: int):
+    return [(a, min(size, total - a)) for a in range(0, total, size)]
+
+
+def _gather(parts: list[dict]) -> dict:
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("estimates", "std_errors", "parameters", "loglik")}
+    out["converged"] = [c for p in parts for c in p["converged"]]
+    out["message"] = [m for p in parts for m in p["message"]]
+    return out
+
+
+def _run_executor(executor, payload, *, responses, n_rep, seed, chunk_size, progress):
+    """Submit chunks to `executor`, keep the futures in order, and wait for them all."""
+    from glmmx._progress import progress_bar
+
+    size = chunk_size or max(1, -(-n_rep // 32))
+    shared = executor.scatter(payload, broadcast=True) if hasattr(executor, "scatter") else payload
+    futures = []
+    for first, count in _chunks(n_rep, size):
+        block = None if responses is None else np.require(responses[:, first:first + count], dtype=float, requirements="CA")
+        futures.append((count, executor.submit(_run_chunk, shared, block, seed, first, count, 1)))
+    bar = progress_bar(n_rep, "refits") if progress else None
+    parts = []
+    for count, fut in futures:
+        parts.append(fut.result())
+        if bar:
+            bar.update_to(sum(len(p["loglik"]) for p in parts))
+    if bar:
+        bar.close()
+    return _gather(parts)
+
+
+def _refit(fit, *, responses, nsim, seed, threads, progress, executor, chunk_size):
+    from glmmx import _core
+    from glmmx._progress import run_with_progress
+
+    payload = _glmer_payload(fit)
+    n_rep = nsim if responses is None else responses.shape[1]
+    if executor is not None:
+        raw = _run_executor(executor, payload, responses=responses, n_rep=n_rep, seed=seed, chunk_size=chunk_size, progress=progress)
+    else:
+        counter = _core.Progress()
+        core = fit._core
+        core.modes = payload["modes"]
+        raw = run_with_progress(
+            lambda: _run_core(core, payload, responses=responses, nsim=n_rep, seed=seed, first=0, threads=threads, progress=counter),
+            counter, n_rep, progress,
+        )
+    return _table(fit, raw)
+
+
+def _table(fit, raw: dict):
+    """Long table: one row per (replicate, term)."""
+    import polars as pl
+
+    est, se = raw["estimates"], raw["std_errors"]
+    params = _sd_cor(fit, raw["parameters"])
+    n_rep = est.shape[0]
+    terms = list(fit.x_names) + _parameter_names(fit)
+    values = np.hstack([est, params])
+    errors = np.hstack([se, np.full(params.shape, np.nan)])
+    k = len(terms)
+    return pl.DataFrame(
+        {
+            "sim": np.repeat(np.arange(n_rep), k),
+            "term": np.tile(np.array(terms, dtype=object), n_rep).tolist(),
+            "estimate": values.reshape(-1),
+            "std_error": errors.reshape(-1),
+            "loglik": np.repeat(raw["loglik"], k),
+            "converged": np.repeat(np.asarray(raw["converged"], dtype=bool), k),
+            "message": np.repeat(np.array(raw["message"], dtype=object), k).tolist(),
+        }
+    ).with_columns(pl.col("std_error").fill_nan(None))
+
+
+def refit_many(fit, responses, *, threads=None, progress=True, executor=None, chunk_size=None):
+    """Refit ``fit`` to every column of ``responses`` (nobs × nsim, e.g. from ``fit.simulate``).
+
+    Returns a polars DataFrame with one row per (replicate, term): sim, term, estimate,
+    std_error, loglik, converged, message. A replicate whose fit fails has converged = false
+    and its message; the others are intact.
+    """
+    _check_fit(fit)
+    y = np.asarray(responses, dtype=float)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != fit.nobs:
+        raise ModelSpecError(f"responses must be an array with {fit.nobs} rows (one per observation used in the fit) and one column per replicate; got shape {np.shape(responses)}")
+    return _refit(fit, responses=np.require(y, dtype=float, requirements="CA"), nsim=y.shape[1], seed=0, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+
+
+def bootstrap(fit, nsim: int = 1000, seed: int | None = None, *, threads=None, progress=True, executor=None, chunk_size=None):
+    """Parametric bootstrap: ``nsim`` responses simulated from the fit, each refitted.
+
+    Replicate k is the k-th column of ``fit.simulate(nsim, seed)``: the same table comes back
+    for any number of threads, and with any ``executor``.
+    """
+    _check_fit(fit)
+    nsim, seed = _positive("nsim", nsim), _seed(seed)
+    table = _refit(fit, responses=None, nsim=nsim, seed=seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+    return BootstrapResult(table=table, original=_original_estimates(fit), seed=seed)
+
+
+def _original_estimates(fit) -> dict[str, float]:
+    sd_cor = _sd_cor(fit, np.asarray(fit.theta)[None, :])[0]
+    return dict(zip(list(fit.x_names) + _parameter_names(fit), list(map(float, fit.beta)) + list(map(float, sd_cor))))
+
+
+class BootstrapResult:
+    """Parametric-bootstrap replicates (``table``) and the original estimates."""
+
+    def __init__(self, table, original: dict[str, float], seed: int):
+        self.table, self.original, self.seed = table, original, seed
+
+    @property
+    def n_converged(self) -> int:
+        return int(self.table.filter(self.table["term"] == self.table["term"][0])["converged"].sum())
+
+    def confint(self, level: float = 0.95, method: str = "percentile"):
+        """Intervals from the converged replicates: ``"percentile"`` (quantiles of the
+        replicates), ``"basic"`` (2·estimate minus them) or ``"normal"`` (estimate ± z·SD of
+        the replicates). A polars DataFrame: term, estimate, lower, upper, n."""
+        import polars as pl
+        from scipy.stats import norm
+
+        if not 0 < level < 1:
+            raise ModelSpecError(f"level must be between 0 and 1, not {level!r}")
+        if method not in ("percentile", "basic", "normal"):
+            raise ModelSpecError(f"method must be 'percentile', 'basic' or 'normal', not {method!r}")
+        alpha = (1 - level) / 2
+        rows = []
+        for term, est in self.original.items():
+            v = self.table.filter((pl.col("term") == term) & pl.col("converged"))["estimate"].drop_nans().drop_nulls().to_numpy()
+            if len(v) == 0:
+                rows.append((term, est, np.nan, np.nan, 0))
+                continue
+            if method == "normal":
+                half = norm.ppf(1 - alpha) * v.std(ddof=1)
+                lo, hi = est - half, est + half
+            else:
+                q_lo, q_hi = np.quantile(v, [alpha, 1 - alpha])
+                lo, hi = (q_lo, q_hi) if method == "percentile" else (2 * est - q_hi, 2 * est - q_lo)
+            rows.append((term, est, float(lo), float(hi), len(v)))
+        return pl.DataFrame(rows, schema=["term", "estimate", "lower", "upper", "n"], orient="row")
+
+    def __repr__(self) -> str:
+        n = self.table["sim"].n_unique()
+        return f"<BootstrapResult: {n} replicates ({self.n_converged} converged), seed {self.seed}>"
+
+
+def fit_many(formula: str, datasets, model: str = "glmer", *, by: str | None = None, threads=None, progress=True, **options):
+    """Fit the same model to many data sets, in parallel.
+
+    ``datasets`` is a list of DataFrames, or one DataFrame with a replicate column ``by``.
+    Each fit runs in Rust without the GIL on one of ``threads`` worker threads. Returns the
+    long table of ``refit_many`` with ``sim`` the data set's position (or its ``by`` value).
+    """
+    import concurrent.futures as cf
+
+    import polars as pl
+
+    import glmmx as gx
+
+    if model != "glmer":
+        raise ModelSpecError(f"fit_many supports model='glmer' (lmer and npmlt come with their batch paths); got {model!r}")
+    if by is not None:
+        frame = pl.from_pandas(datasets) if type(datasets).__module__.startswith("pandas") else datasets
+        keys = frame[by].unique(maintain_order=True).to_list()
+        datasets = [frame.filter(pl.col(by) == k) for k in keys]
+    else:
+        keys = list(range(len(datasets)))
+    n_workers = threads or __import__("os").cpu_count() or 1
+
+    def one(data):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return gx.glmer(formula, data=data, threads=1, **options)
+            except Exception as exc:  # a failed data set is a row, not a lost batch
+                return exc
+
+    from glmmx._progress import progress_bar
+
+    bar = progress_bar(len(datasets), "fits") if progress else None
+    with cf.ThreadPoolExecutor(max_workers=n_workers) as pool:
+        fits = []
+        for i, f in enumerate(pool.map(one, datasets)):
+            fits.append(f)
+            if bar:
+                bar.update_to(i + 1)
+    if bar:
+        bar.close()
+    frames = []
+    for key, f in zip(keys, fits):
+        if isinstance(f, Exception):
+            frames.append(pl.DataFrame({"sim": [key], "term": [None], "estimate": [None], "std_error": [None], "loglik": [None], "converged": [False], "message": [str(f)]}, schema_overrides={"term": pl.String, "estimate": pl.Float64, "std_error": pl.Float64, "loglik": pl.Float64}))
+            continue
+        ct = f.coef_table()
+        frames.append(pl.DataFrame({"sim": [key] * ct.height, "term": ct["term"], "estimate": ct["estimate"], "std_error": ct["std_error"], "loglik": [f.loglik] * ct.height, "converged": [f.converged] * ct.height, "message": [f.message] * ct.height}))
+    return pl.concat(frames, how="vertical_relaxed")

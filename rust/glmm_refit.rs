@@ -1,0 +1,51 @@
+//! A fitted GLMM as a [`Refit`]: every replicate starts from the original estimates and
+//! conditional modes, and returns β̂ with standard errors, θ̂ and the log-likelihood.
+
+use crate::batch::{ReplicateFit, Refit};
+use crate::fit::{FitOptions, fit};
+use crate::glmm::GlmmModel;
+
+/// The model and the state every replicate's fit starts from.
+#[derive(Clone)]
+pub struct GlmmRefit {
+    model: GlmmModel,
+    modes0: Vec<f64>,
+    opts: FitOptions,
+}
+
+impl GlmmRefit {
+    /// Replicates of `model` (its conditional modes as they are now) started at (θ₀, β₀).
+    pub fn new(model: &GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, n_agq: usize, max_iter: usize) -> Self {
+        let mut model = model.clone();
+        // one replicate per worker thread: no second level of parallelism inside a fit
+        model.allow_parallel = false;
+        let modes0 = model.modes.clone();
+        GlmmRefit { model, modes0, opts: FitOptions { n_agq, max_iter, theta0: Some(theta0), beta0: Some(beta0) } }
+    }
+}
+
+impl Refit for GlmmRefit {
+    fn n_rows(&self) -> usize {
+        self.model.data.n
+    }
+
+    fn refit(&mut self, y: &[f64]) -> ReplicateFit {
+        let (nt, p) = (self.model.n_theta(), self.model.p());
+        if let Err(e) = self.model.set_response(y) {
+            return ReplicateFit::failed(p, nt, e.to_string());
+        }
+        self.model.modes.copy_from_slice(&self.modes0);
+        match fit(&mut self.model, &self.opts) {
+            Ok(f) => ReplicateFit {
+                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+                estimates: f.beta,
+                parameters: f.theta,
+                loglik: -0.5 * f.deviance,
+                converged: f.converged,
+                // a converged replicate needs no message; a table of many carries only failures'
+                message: if f.converged { String::new() } else { f.message },
+            },
+            Err(e) => ReplicateFit::failed(p, nt, e.to_string()),
+        }
+    }
+}
