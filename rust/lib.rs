@@ -29,6 +29,7 @@ mod py;
 pub mod npml_data;
 pub mod npml_lik;
 pub mod npml_model;
+pub mod npml_refit;
 pub mod npml_fit;
 pub mod npml_ridge;
 pub mod npml_se;

@@ -33,6 +33,7 @@ pub struct NpmlParams {
 }
 
 /// Data plus the number of support points.
+#[derive(Clone)]
 pub struct NpmlModel {
     pub data: OrdinalData,
     pub k: usize,

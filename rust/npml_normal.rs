@@ -25,6 +25,7 @@ use faer::Mat;
 const MAX_ADAPT: usize = 30;
 
 /// The normal-random-effects model: data and quadrature rule.
+#[derive(Clone)]
 pub struct NormalModel {
     pub data: OrdinalData,
     pub rule: ProductRule,

@@ -537,6 +537,123 @@ fn fit_npmlt_normal(
     PyNpmltFit::from_normal(py, fit, d)
 }
 
+/// The random-effects distribution of a fitted npmlt model from Python: points (K × d) and
+/// masses, or the lower Cholesky factor of Σ (d × d, row-major as NumPy holds it).
+fn mixing(points: Option<PyReadonlyArray2<'_, f64>>, masses: Option<Vec<f64>>, chol: Option<PyReadonlyArray2<'_, f64>>) -> PyResult<crate::npml_refit::Mixing> {
+    match (points, masses, chol) {
+        (Some(p), Some(m), None) => Ok(crate::npml_refit::Mixing::Points { points: p.as_array().iter().copied().collect(), masses: m }),
+        (None, None, Some(c)) => {
+            let d = c.shape()[0];
+            let a = c.as_array();
+            Ok(crate::npml_refit::Mixing::Normal { chol: (0..d * d).map(|k| a[[k % d, k / d]]).collect() })
+        }
+        _ => Err(ModelSpecError::new_err("give either points and masses, or chol")),
+    }
+}
+
+/// `nsim` responses (categories 1..Q, the data's row order) drawn from a fitted npmlt model:
+/// an (n, nsim) array whose column k is replicate `first + k` of `seed`.
+#[pyfunction]
+#[pyo3(signature = (y, q, x, npo, z, starts, *, link, alpha, beta, points, masses, chol, nsim, seed, first))]
+#[allow(clippy::too_many_arguments)]
+fn simulate_npmlt(
+    py: Python<'_>,
+    y: PyReadonlyArray1<'_, u32>,
+    q: usize,
+    x: PyReadonlyArray2<'_, f64>,
+    npo: Vec<bool>,
+    z: PyReadonlyArray2<'_, f64>,
+    starts: Vec<usize>,
+    link: &str,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    points: Option<PyReadonlyArray2<'_, f64>>,
+    masses: Option<Vec<f64>>,
+    chol: Option<PyReadonlyArray2<'_, f64>>,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+) -> PyResult<Py<PyAny>> {
+    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
+    let mix = mixing(points, masses, chol)?;
+    let n = data.n;
+    let out = run_detached(py, Some(1), move || {
+        let mut out = vec![0.0; n * nsim];
+        let mut draw = vec![0u32; n];
+        for k in 0..nsim {
+            crate::npml_refit::simulate(&data, &alpha, &beta, &mix, &mut replicate_rng(seed, first + k as u64), &mut draw);
+            draw.iter().enumerate().for_each(|(row, &c)| out[row * nsim + k] = (c + 1) as f64);
+        }
+        Ok(out)
+    })?;
+    mat_rows_out(py, out, n, nsim)
+}
+
+/// Refit an npmlt model to many responses in parallel (columns of `responses`, categories
+/// 1..Q in the data's row order, or `nsim` simulated ones): each mass-point fit starts at the
+/// given estimates; normal fits adapt from the fixed-effects start.
+#[pyfunction]
+#[pyo3(signature = (y, q, x, npo, z, starts, *, link, alpha, beta, points, masses, chol, nagq, max_iter, se, responses, nsim, seed, first, threads, progress))]
+#[allow(clippy::too_many_arguments)]
+fn refit_npmlt_many<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray1<'py, u32>,
+    q: usize,
+    x: PyReadonlyArray2<'py, f64>,
+    npo: Vec<bool>,
+    z: PyReadonlyArray2<'py, f64>,
+    starts: Vec<usize>,
+    link: &str,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    points: Option<PyReadonlyArray2<'py, f64>>,
+    masses: Option<Vec<f64>>,
+    chol: Option<PyReadonlyArray2<'py, f64>>,
+    nagq: usize,
+    max_iter: usize,
+    se: &str,
+    responses: Option<PyReadonlyArray2<'py, f64>>,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+    threads: Option<usize>,
+    progress: Option<PyRef<'py, Progress>>,
+) -> PyResult<Py<PyAny>> {
+    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
+    let mix = mixing(points, masses, chol)?;
+    let (n, d, n_beta) = (data.n, data.d, data.n_beta());
+    let se = crate::npml_se::SeKind::parse(se)?;
+    let (refit, n_par) = match &mix {
+        crate::npml_refit::Mixing::Points { points, masses } => {
+            let start = crate::npml_model::NpmlParams { alpha: alpha.clone(), beta: beta.clone(), points: points.clone(), masses: masses.clone() };
+            (crate::npml_refit::NpmlRefit::points(data.clone(), start, max_iter, se), masses.len() * (d + 1))
+        }
+        crate::npml_refit::Mixing::Normal { .. } => (crate::npml_refit::NpmlRefit::normal(data.clone(), nagq, max_iter, se), d * d),
+    };
+    let columns = match &responses {
+        Some(r) if r.shape()[0] != n => return Err(ModelSpecError::new_err(format!("responses must have {n} rows (one per observation); got {}", r.shape()[0]))),
+        Some(r) => Some((r.as_slice().map_err(|_| ModelSpecError::new_err("responses must be a C-contiguous, aligned float64 array"))?, r.shape()[1])),
+        None => None,
+    };
+    let n_rep = columns.map_or(nsim, |c| c.1);
+    let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
+    let fits = run_detached(py, threads, move || {
+        let fill = |k: usize, out: &mut [f64]| -> Result<(), Error> {
+            match columns {
+                Some((values, width)) => (0..n).for_each(|i| out[i] = values[i * width + k]),
+                None => {
+                    let mut draw = vec![0u32; n];
+                    crate::npml_refit::simulate(&data, &alpha, &beta, &mix, &mut replicate_rng(seed, first + k as u64), &mut draw);
+                    out.iter_mut().zip(&draw).for_each(|(o, &c)| *o = (c + 1) as f64);
+                }
+            }
+            Ok(())
+        };
+        Ok(batch::run(&refit, n_rep, &fill, &counter))
+    })?;
+    replicate_table(py, fits, q + n_beta, n_par)
+}
+
 // --------------------------------------------------------------------------------------------- end npmlt
 
 /// The compiled core of glmmx.
@@ -548,6 +665,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNpmltFit>()?;
     m.add_function(wrap_pyfunction!(fit_npmlt, m)?)?;
     m.add_function(wrap_pyfunction!(fit_npmlt_normal, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_npmlt, m)?)?;
+    m.add_function(wrap_pyfunction!(refit_npmlt_many, m)?)?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

@@ -115,3 +115,31 @@ def test_fit_many_list_and_by_column():
 
 def test_progress_bar_runs(fit, capsys):
     fit.bootstrap(nsim=10, seed=1, progress=True)
+
+
+@pytest.fixture(scope="module")
+def npmlt_fit():
+    from conftest import shared_csv
+
+    schizo = shared_csv("schizo.csv")
+    return gx.npmlt("y ~ trt*sqrt(wk)", data=schizo, random="~1", id="id", k=2)
+
+
+def test_npmlt_bootstrap_is_identical_for_any_thread_count_and_equals_refits(npmlt_fit):
+    one = npmlt_fit.bootstrap(nsim=16, seed=4, threads=1, progress=False).table
+    two = npmlt_fit.bootstrap(nsim=16, seed=4, threads=2, progress=False).table
+    assert one.equals(two)
+    again = npmlt_fit.refit_many(npmlt_fit.simulate(16, seed=4), progress=False)
+    assert one.equals(again)
+    assert one["term"].unique().to_list() != [] and "var_(Intercept)" in one["term"].to_list()
+
+
+def test_npmlt_simulated_categories_follow_the_fitted_model(npmlt_fit):
+    sims = npmlt_fit.simulate(400, seed=1)
+    assert set(np.unique(sims)) <= {1.0, 2.0, 3.0, 4.0}
+    # the marginal category frequencies of the simulations match the model's marginal
+    # predicted probabilities averaged over rows (predict(type="prob", re="marginal"))
+    p = npmlt_fit.predict(type="prob", re="marginal")
+    expected = p.mean().to_numpy().ravel()
+    observed = np.array([(sims == c).mean() for c in (1, 2, 3, 4)])
+    np.testing.assert_allclose(observed, expected, atol=0.01)

@@ -19,94 +19,195 @@ from glmmx.exceptions import ModelSpecError
 
 
 # ----------------------------------------------------------------------------------------------
-# The model-specific part: how to rebuild the core, start it, and name what it returns
+# The model-specific part: how to rebuild the core, run it, and name what it returns
 # ----------------------------------------------------------------------------------------------
 
 
-def _glmer_payload(fit) -> dict:
-    """Everything a worker needs to rebuild the fitted GLMM's core and refit it."""
-    return {
-        "kind": "glmer",
-        "args": fit._core_args,
-        "theta": np.asarray(fit.theta, dtype=float),
-        "beta": np.asarray(fit.beta, dtype=float),
-        "modes": fit._modes,
-        "n_agq": fit.nagq,
-        "max_iter": fit._max_iter,
-    }
+def _aligned(a, dtype=float, order="C"):
+    """Arrays arrive as a transport made them (e.g. Dask's unaligned buffers): restore the
+    aligned, contiguous layout the core reads."""
+    return None if a is None else np.require(a, dtype=dtype, requirements=[order, "A"])
 
 
-def _core_from_payload(payload: dict):
+class _GlmerBatch:
+    """glmer fits: the core is a GlmmModel rebuilt from the design arrays."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+    def payload(self) -> dict:
+        f = self.fit
+        return {"kind": "glmer", "args": f._core_args, "theta": np.asarray(f.theta, dtype=float),
+                "beta": np.asarray(f.beta, dtype=float), "modes": f._modes, "n_agq": f.nagq, "max_iter": f._max_iter}
+
+    def simulate(self, nsim: int, seed: int) -> np.ndarray:
+        f = self.fit
+        return f._core.simulate(np.asarray(f.theta, dtype=float), np.asarray(f.beta, dtype=float), nsim, seed)
+
+    def n_rows(self) -> int:
+        return len(self.fit.y)
+
+    def local_core(self, payload):
+        self.fit._core.modes = payload["modes"]
+        return self.fit._core
+
+    def estimate_names(self) -> list[str]:
+        return list(self.fit.x_names)
+
+    def parameter_names(self) -> list[str]:
+        """lme4's names (confint(..., oldNames = FALSE)), in θ order: sd_<column>|<group> on
+        the diagonal, cor_<row>.<column>|<group> below it."""
+        names = []
+        for term in self.fit.re.terms:
+            cols = term.columns
+            for c in range(term.d):
+                for r in range(c, term.d):
+                    names.append(f"sd_{cols[c]}|{term.name}" if r == c else f"cor_{cols[r]}.{cols[c]}|{term.name}")
+        return names
+
+    def parameter_values(self, theta: np.ndarray) -> np.ndarray:
+        """θ of each replicate (rows) as standard deviations and correlations, in θ order."""
+        re = self.fit.re
+        out = np.full(theta.shape, np.nan)
+        for k, row in enumerate(theta):
+            if np.all(np.isfinite(row)):
+                out[k] = _sd_cor(re.covariance(row), re.theta_rows, re.theta_cols)
+        return out
+
+    def original(self) -> np.ndarray:
+        return np.concatenate([self.fit.beta, self.parameter_values(np.asarray(self.fit.theta)[None, :])[0]])
+
+
+def _sd_cor(cov: np.ndarray, rows, cols) -> np.ndarray:
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    return np.array([sd[r] if r == c else (cov[r, c] / (sd[r] * sd[c]) if sd[r] > 0 and sd[c] > 0 else np.nan) for r, c in zip(rows, cols)])
+
+
+class _NpmltBatch:
+    """npmlt fits: the core rebuilds the ordinal data from the prepared (cluster-ordered)
+    arrays; responses are categories 1..Q, given and returned in the fit's row order."""
+
+    def __init__(self, fit):
+        self.fit = fit
+        self.prep = fit._prep
+
+    def payload(self) -> dict:
+        f, prep = self.fit, self.prep
+        d = prep.Z.shape[1]
+        if f.random_dist == "npml":
+            mixing = {"points": np.asarray(f.mass_points, dtype=float).reshape(-1, d), "masses": list(map(float, f.masses)), "chol": None}
+        else:
+            mixing = {"points": None, "masses": None, "chol": np.linalg.cholesky(f._re_vcov) if d > 1 else np.sqrt(f._re_vcov).reshape(1, 1)}
+        return {"kind": "npmlt", "y": prep.y, "q": prep.q, "X": prep.X, "npo": list(prep.npo), "Z": prep.Z,
+                "starts": list(prep.starts), "link": f.link, "alpha": list(map(float, f.alpha)),
+                "beta": list(map(float, f.beta)), "nagq": f.nagq, "max_iter": f._max_iter, "se": f.se_kind,
+                "order": prep.order, **mixing}
+
+    def data_args(self, payload):
+        p = payload
+        return (_aligned(p["y"], np.uint32), p["q"], _aligned(p["X"], order="F"), p["npo"], _aligned(p["Z"], order="F"), p["starts"])
+
+    def mixing_args(self, payload):
+        p = payload
+        return {"link": p["link"], "alpha": p["alpha"], "beta": p["beta"], "points": _aligned(p["points"]),
+                "masses": p["masses"], "chol": _aligned(p["chol"])}
+
+    def simulate(self, nsim: int, seed: int) -> np.ndarray:
+        from glmmx import _core
+
+        payload = self.payload()
+        sims = _core.simulate_npmlt(*self.data_args(payload), **self.mixing_args(payload), nsim=nsim, seed=seed, first=0)
+        out = np.empty_like(sims)
+        out[self.prep.order] = sims
+        return out
+
+    def n_rows(self) -> int:
+        return len(self.prep.y)
+
+    def local_core(self, payload):
+        return None
+
+    def estimate_names(self) -> list[str]:
+        return list(self.fit.coef_names)
+
+    def parameter_names(self) -> list[str]:
+        z = self.fit.z_names
+        return [f"var_{z[c]}" if r == c else f"cov_{z[r]}.{z[c]}" for c in range(len(z)) for r in range(c, len(z))]
+
+    def parameter_values(self, params: np.ndarray) -> np.ndarray:
+        """Random-effects (co)variances of each replicate: label-free, unlike the points."""
+        d = len(self.fit.z_names)
+        rows, cols = np.tril_indices(d)
+        order = np.lexsort((rows, cols))
+        out = np.full((params.shape[0], len(rows)), np.nan)
+        for k, v in enumerate(params):
+            if not np.all(np.isfinite(v)):
+                continue
+            if self.fit.random_dist == "npml":
+                pts, w = v[:-self.fit.k].reshape(self.fit.k, d), v[-self.fit.k:]
+                cov = (pts * w[:, None]).T @ pts
+            else:
+                L = v.reshape(d, d).T
+                cov = L @ L.T
+            out[k] = cov[rows[order], cols[order]]
+        return out
+
+    def original(self) -> np.ndarray:
+        d = len(self.fit.z_names)
+        rows, cols = np.tril_indices(d)
+        order = np.lexsort((rows, cols))
+        cov = self.fit._re_vcov
+        return np.concatenate([self.fit.alpha, self.fit.beta, cov[rows[order], cols[order]]])
+
+
+def _adapter(fit):
+    from glmmx.npmlt_result import NpmltResult
+    from glmmx.results import GlmerResult
+
+    if isinstance(fit, GlmerResult):
+        return _GlmerBatch(fit)
+    if isinstance(fit, NpmltResult):
+        return _NpmltBatch(fit)
+    raise ModelSpecError(f"{type(fit).__name__} has no batch path (refit_many/bootstrap)")
+
+
+def _run_payload(payload, *, responses, nsim, seed, first, threads, progress, core=None):
+    """Run one batch of the core described by `payload` (here or on an executor's worker)."""
     from glmmx import _core
 
-    if payload["kind"] != "glmer":
-        raise ModelSpecError(f"no batch path for {payload['kind']!r}")
-    # arrays arrive as the transport made them (e.g. Dask's unaligned buffers): restore the
-    # aligned, contiguous layout the core reads
+    if payload["kind"] == "glmer":
+        core = core or _glmer_core(payload)
+        return core.refit_many(payload["theta"], payload["beta"], responses=responses, nsim=nsim, seed=seed, first=first,
+                               n_agq=payload["n_agq"], max_iter=payload["max_iter"], threads=threads, progress=progress)
+    npmlt = _NpmltBatch.__new__(_NpmltBatch)
+    if responses is not None:
+        responses = np.require(responses[np.asarray(payload["order"])], dtype=float, requirements="CA")
+    return _core.refit_npmlt_many(*npmlt.data_args(payload), **npmlt.mixing_args(payload), nagq=payload["nagq"],
+                                  max_iter=payload["max_iter"], se=payload["se"], responses=responses, nsim=nsim,
+                                  seed=seed, first=first, threads=threads, progress=progress)
+
+
+def _glmer_core(payload):
+    from glmmx import _core
+
     y, m, offset, X, Z, codes, n_levels, freq, rows, cols, family, link = payload["args"]
-
-    def vec(a, dtype=float):
-        return np.require(a, dtype=dtype, requirements="CA")
-
-    def mat(a):
-        return np.require(a, dtype=float, requirements="FA")
-
     core = _core.GlmmModel(
-        vec(y), vec(m), vec(offset), mat(X), mat(Z), vec(codes, np.uint32), n_levels, vec(freq),
-        vec(rows, np.uint32), vec(cols, np.uint32), family, link,
+        _aligned(y), _aligned(m), _aligned(offset), _aligned(X, order="F"), _aligned(Z, order="F"),
+        _aligned(codes, np.uint32), n_levels, _aligned(freq), _aligned(rows, np.uint32), _aligned(cols, np.uint32),
+        family, link,
     )
-    core.modes = vec(payload["modes"])
+    core.modes = _aligned(payload["modes"])
     return core
 
 
-def _run_core(core, payload, *, responses, nsim, seed, first, threads, progress):
-    return core.refit_many(
-        payload["theta"], payload["beta"], responses=responses, nsim=nsim, seed=seed, first=first,
-        n_agq=payload["n_agq"], max_iter=payload["max_iter"], threads=threads, progress=progress,
-    )
-
-
 def _run_chunk(payload, responses, seed, first, count, threads):
-    """One chunk on an executor's worker: rebuild the core, refit `count` replicates."""
-    core = _core_from_payload(payload)
-    if responses is not None:
-        responses = np.require(responses, dtype=float, requirements="CA")
-    return _run_core(core, payload, responses=responses, nsim=count, seed=seed, first=first, threads=threads, progress=None)
-
-
-def _parameter_names(fit) -> list[str]:
-    """lme4's names for the covariance parameters (confint(..., oldNames = FALSE)), in θ order:
-    sd_<column>|<group> on the diagonal, cor_<row>.<column>|<group> below it."""
-    names = []
-    for term in fit.re.terms:
-        cols = term.columns
-        for c in range(term.d):
-            for r in range(c, term.d):
-                names.append(f"sd_{cols[c]}|{term.name}" if r == c else f"cor_{cols[r]}.{cols[c]}|{term.name}")
-    return names
-
-
-def _sd_cor(fit, theta: np.ndarray) -> np.ndarray:
-    """Replicates' θ (n_rep × nθ) as standard deviations and correlations, in θ order."""
-    out = np.full(theta.shape, np.nan)
-    for k, row in enumerate(theta):
-        if not np.all(np.isfinite(row)):
-            continue
-        cov = fit.re.covariance(row)
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-        for i, (r, c) in enumerate(zip(fit.re.theta_rows, fit.re.theta_cols)):
-            out[k, i] = sd[r] if r == c else (cov[r, c] / (sd[r] * sd[c]) if sd[r] > 0 and sd[c] > 0 else np.nan)
-    return out
+    """One chunk on an executor's worker: rebuild the core and refit `count` replicates."""
+    return _run_payload(payload, responses=_aligned(responses), nsim=count, seed=seed, first=first, threads=threads, progress=None)
 
 
 # ----------------------------------------------------------------------------------------------
 # Public functions
 # ----------------------------------------------------------------------------------------------
-
-
-def _check_fit(fit) -> None:
-    if getattr(fit, "_core_args", None) is None:
-        raise ModelSpecError(f"{type(fit).__name__} has no batch path (refit_many/bootstrap); glmer fits do")
 
 
 def _positive(name: str, value) -> int:
@@ -124,11 +225,9 @@ def _seed(seed) -> int:
 
 
 def simulate(fit, nsim: int = 1, seed: int | None = None) -> np.ndarray:
-    """(nobs, nsim) responses drawn from the fitted model with new random effects; column k is
-    the response ``bootstrap(seed=seed)`` refits as replicate k."""
-    _check_fit(fit)
-    payload = _glmer_payload(fit)
-    return fit._core.simulate(payload["theta"], payload["beta"], _positive("nsim", nsim), _seed(seed))
+    """(nobs, nsim) responses drawn from the fitted model; column k is the response
+    ``bootstrap(seed=seed)`` refits as replicate k."""
+    return _adapter(fit).simulate(_positive("nsim", nsim), _seed(seed))
 
 
 def _chunks(total: int, size: int):
@@ -163,33 +262,32 @@ def _run_executor(executor, payload, *, responses, n_rep, seed, chunk_size, prog
     return _gather(parts)
 
 
-def _refit(fit, *, responses, nsim, seed, threads, progress, executor, chunk_size):
+def _refit(adapter, *, responses, nsim, seed, threads, progress, executor, chunk_size):
     from glmmx import _core
     from glmmx._progress import run_with_progress
 
-    payload = _glmer_payload(fit)
+    payload = adapter.payload()
     n_rep = nsim if responses is None else responses.shape[1]
     if executor is not None:
         raw = _run_executor(executor, payload, responses=responses, n_rep=n_rep, seed=seed, chunk_size=chunk_size, progress=progress)
     else:
         counter = _core.Progress()
-        core = fit._core
-        core.modes = payload["modes"]
+        core = adapter.local_core(payload)
         raw = run_with_progress(
-            lambda: _run_core(core, payload, responses=responses, nsim=n_rep, seed=seed, first=0, threads=threads, progress=counter),
+            lambda: _run_payload(payload, responses=responses, nsim=n_rep, seed=seed, first=0, threads=threads, progress=counter, core=core),
             counter, n_rep, progress,
         )
-    return _table(fit, raw)
+    return _table(adapter, raw)
 
 
-def _table(fit, raw: dict):
+def _table(adapter, raw: dict):
     """Long table: one row per (replicate, term)."""
     import polars as pl
 
     est, se = raw["estimates"], raw["std_errors"]
-    params = _sd_cor(fit, raw["parameters"])
+    params = adapter.parameter_values(raw["parameters"])
     n_rep = est.shape[0]
-    terms = list(fit.x_names) + _parameter_names(fit)
+    terms = adapter.estimate_names() + adapter.parameter_names()
     values = np.hstack([est, params])
     errors = np.hstack([se, np.full(params.shape, np.nan)])
     k = len(terms)
@@ -213,13 +311,13 @@ def refit_many(fit, responses, *, threads=None, progress=True, executor=None, ch
     std_error, loglik, converged, message. A replicate whose fit fails has converged = false
     and its message; the others are intact.
     """
-    _check_fit(fit)
+    adapter = _adapter(fit)
     y = np.asarray(responses, dtype=float)
     if y.ndim == 1:
         y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != fit.nobs:
-        raise ModelSpecError(f"responses must be an array with {fit.nobs} rows (one per observation used in the fit) and one column per replicate; got shape {np.shape(responses)}")
-    return _refit(fit, responses=np.require(y, dtype=float, requirements="CA"), nsim=y.shape[1], seed=0, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+    if y.ndim != 2 or y.shape[0] != adapter.n_rows():
+        raise ModelSpecError(f"responses must be an array with {adapter.n_rows()} rows (one per observation used in the fit) and one column per replicate; got shape {np.shape(responses)}")
+    return _refit(adapter, responses=np.require(y, dtype=float, requirements="CA"), nsim=y.shape[1], seed=0, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
 
 def bootstrap(fit, nsim: int = 1000, seed: int | None = None, *, threads=None, progress=True, executor=None, chunk_size=None):
@@ -228,15 +326,11 @@ def bootstrap(fit, nsim: int = 1000, seed: int | None = None, *, threads=None, p
     Replicate k is the k-th column of ``fit.simulate(nsim, seed)``: the same table comes back
     for any number of threads, and with any ``executor``.
     """
-    _check_fit(fit)
+    adapter = _adapter(fit)
     nsim, seed = _positive("nsim", nsim), _seed(seed)
-    table = _refit(fit, responses=None, nsim=nsim, seed=seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
-    return BootstrapResult(table=table, original=_original_estimates(fit), seed=seed)
-
-
-def _original_estimates(fit) -> dict[str, float]:
-    sd_cor = _sd_cor(fit, np.asarray(fit.theta)[None, :])[0]
-    return dict(zip(list(fit.x_names) + _parameter_names(fit), list(map(float, fit.beta)) + list(map(float, sd_cor))))
+    table = _refit(adapter, responses=None, nsim=nsim, seed=seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+    names = adapter.estimate_names() + adapter.parameter_names()
+    return BootstrapResult(table=table, original=dict(zip(names, map(float, adapter.original()))), seed=seed)
 
 
 class BootstrapResult:

@@ -339,7 +339,7 @@ def _fit_prepared(prep, *, k, link, random_dist, nagq, se, start, max_iter, thre
     else:
         raw = _core.fit_npmlt(prep.y, prep.q, prep.X, prep.npo, prep.Z, prep.starts, link=link, k=k,
                               max_iter=max_iter, se=se, start=_start_tuple(start, prep, k), threads=threads)
-    return NpmltResult.from_core(raw, prep, k=k, link=link, random_dist=random_dist, nagq=nagq, se=se, eb=eb)
+    return NpmltResult.from_core(raw, prep, k=k, link=link, random_dist=random_dist, nagq=nagq, se=se, eb=eb, max_iter=max_iter)
 
 
 def _warn(fit) -> None:

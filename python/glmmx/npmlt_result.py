@@ -98,9 +98,10 @@ class NpmltResult:
     n_clusters: int
     n_dropped: int
     _prep: Any
+    _max_iter: int = 500
 
     @classmethod
-    def from_core(cls, raw, prep, *, k, link, random_dist, nagq, se, eb):
+    def from_core(cls, raw, prep, *, k, link, random_dist, nagq, se, eb, max_iter=500):
         q = prep.q
         d = prep.Z.shape[1]
         names = coefficient_names(prep.x_names, prep.npo, q)
@@ -130,7 +131,7 @@ class NpmltResult:
             loglik=float(raw.loglik), converged=bool(raw.converged), max_grad=float(raw.max_grad),
             iterations=int(raw.iterations), evaluations=int(raw.evaluations), message=raw.message,
             warnings=notes, ridge_points=tuple(raw.ridge_points), eb_means=eb_means,
-            n_obs=len(prep.y), n_clusters=len(prep.starts) - 1, n_dropped=prep.design.n_dropped, _prep=prep, **extra,
+            n_obs=len(prep.y), n_clusters=len(prep.starts) - 1, n_dropped=prep.design.n_dropped, _prep=prep, _max_iter=max_iter, **extra,
         )
 
     # ------------------------------------------------------------------ likelihood summaries
@@ -316,6 +317,32 @@ class NpmltResult:
         return nodes @ np.atleast_2d(L).T, weights
 
     # ------------------------------------------------------------------ printing
+    def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
+        """Responses (categories 1..Q as numbers, the fit's row order) drawn from the fitted
+        model: each cluster draws a support point with probability equal to its mass (or a
+        normal random effect), then each row a category. An (n_obs, nsim) array; column k is
+        what ``bootstrap(seed=seed)`` refits as replicate k."""
+        from glmmx.batch import simulate
+
+        return simulate(self, nsim, seed)
+
+    def refit_many(self, responses, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
+        """Refit to each column of ``responses`` (categories 1..Q), in parallel in Rust, each
+        mass-point fit started from these estimates. A polars DataFrame: sim, term, estimate,
+        std_error, loglik, converged, message (coefficients with standard errors, then the
+        random-effects variances and covariances, which do not depend on how points are
+        labelled)."""
+        from glmmx.batch import refit_many
+
+        return refit_many(self, responses, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+
+    def bootstrap(self, nsim: int = 1000, seed: int | None = None, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
+        """Parametric bootstrap: ``nsim`` responses simulated from the fit and refitted;
+        a BootstrapResult with ``confint(level, method)``."""
+        from glmmx.batch import bootstrap
+
+        return bootstrap(self, nsim, seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+
     def summary(self) -> str:
         """A mixcat-like summary (spec §6.2) with the full-precision −2 log L."""
         from glmmx._npmlt_summary import summary_text
