@@ -58,14 +58,14 @@ pub struct GlmmFit {
     pub hessian: Option<Mat<f64>>,
     /// covariance of β̂
     pub vcov_beta: Mat<f64>,
-    /// "hessian" or "fisher": where `vcov_beta` came from
+    /// "hessian", "fisher" or "none": where `vcov_beta` came from
     pub vcov_source: &'static str,
     pub conditional: Conditional,
 }
 
 /// Fit the model.
 pub fn fit(model: &mut GlmmModel, opts: &FitOptions) -> Result<GlmmFit> {
-    let theta0 = opts.theta0.clone().unwrap_or_else(|| model.template.theta_start());
+    let mut theta0 = opts.theta0.clone().unwrap_or_else(|| model.template.theta_start());
     let beta0 = match &opts.beta0 {
         Some(b) => b.clone(),
         None => glm_start(&model.data, model.family, model.link)?,
@@ -73,7 +73,71 @@ pub fn fit(model: &mut GlmmModel, opts: &FitOptions) -> Result<GlmmFit> {
     if theta0.len() != model.n_theta() || beta0.len() != model.p() {
         return Err(Error::bad_input("starting values have the wrong length"));
     }
+    off_the_boundary(&mut theta0, &model.template.lower_bounds());
     if opts.n_agq == 0 { fit_nagq0(model, theta0, beta0, opts) } else { fit_agq(model, theta0, beta0, opts) }
+}
+
+/// The deviance is even in each diagonal entry of Λ, so its gradient there is exactly zero
+/// at θ = 0 and no gradient method can leave that point: a search must not start on it.
+/// Such starting values (e.g. a warm start from a singular fit) move to lme4's start, 1.
+fn off_the_boundary(theta: &mut [f64], lower: &[f64]) {
+    for (t, &l) in theta.iter_mut().zip(lower) {
+        if l == 0.0 && t.abs() < BOUNDARY {
+            *t = 1.0;
+        }
+    }
+}
+
+/// A diagonal θ this close to zero is on the boundary.
+const BOUNDARY: f64 = 1e-8;
+
+/// Diagonal θ stuck at zero although the deviance curves downwards there (a saddle, not a
+/// minimum on the boundary): where to restart the search, if anywhere.
+fn boundary_saddle(hessian: &Mat<f64>, x: &[f64], lower: &[f64], nt: usize) -> Option<Vec<f64>> {
+    let stuck: Vec<usize> = (0..nt).filter(|&k| lower[k] == 0.0 && x[k].abs() < BOUNDARY && hessian[(k, k)] < 0.0).collect();
+    if stuck.is_empty() {
+        return None;
+    }
+    let mut restart = x.to_vec();
+    stuck.iter().for_each(|&k| restart[k] = 1.0);
+    Some(restart)
+}
+
+type Search = (OptimResult, Mat<f64>, f64);
+
+/// One search from `x0` (seeded quasi-Newton, then Newton polishing), then once more from
+/// off the boundary if it stopped on a saddle at θ = 0; the better of the two.
+fn search(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: Vec<f64>, lower: &[f64], nt: usize, opts: &FitOptions, seed_hessian: &mut SeedHessian) -> Result<Search> {
+    let mut evaluations = 0;
+    let mut counted = |x: &[f64]| {
+        evaluations += 1;
+        fg(x)
+    };
+    let first = search_once(&mut counted, x0, lower, opts, seed_hessian)?;
+    let mut best = match boundary_saddle(&first.1, &first.0.x, lower, nt) {
+        None => first,
+        Some(restart) => {
+            let second = search_once(&mut counted, restart, lower, opts, seed_hessian)?;
+            let iterations = first.0.iterations + second.0.iterations;
+            let mut best = if second.0.f < first.0.f { second } else { first };
+            best.0.iterations = iterations;
+            best
+        }
+    };
+    best.0.evaluations = evaluations;
+    Ok(best)
+}
+
+/// How a search seeds its quasi-Newton Hessian from (x0, ∇f(x0)).
+type SeedHessian<'a> = dyn FnMut(&mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, &[f64], &[f64]) -> Result<Option<Mat<f64>>> + 'a;
+
+fn search_once(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: Vec<f64>, lower: &[f64], opts: &FitOptions, seed_hessian: &mut SeedHessian) -> Result<Search> {
+    let f0 = fg(&x0)?;
+    let hessian = seed_hessian(fg, &x0, &f0.1)?;
+    let start = Start { x: x0, fg: Some(f0), hessian };
+    let mut res = minimize(fg, start, lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: ROUNDING, max_iter: opts.max_iter })?;
+    let (hessian, decrement) = polish(fg, &mut res, lower, opts.max_iter)?;
+    Ok((res, hessian, decrement))
 }
 
 fn fit_agq(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitOptions) -> Result<GlmmFit> {
@@ -83,16 +147,12 @@ fn fit_agq(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &FitO
     let n_agq = opts.n_agq;
     let fisher = nagq0::schur_pass(model, &model.template.lambda(&x0[..nt]), &x0[nt..], nagq0::Curvature::Fisher)?.full();
     let mut fg = |x: &[f64]| model.deviance(&x[..nt], &x[nt..], n_agq, true).map(|e| (e.deviance, e.gradient));
-    let f0 = fg(&x0)?;
-    let hessian = initial_hessian(&mut fg, &x0, &f0.1, nt, &fisher)?;
-    let start = Start { x: x0, fg: Some(f0), hessian };
-    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: ROUNDING, max_iter: opts.max_iter })?;
-    res.evaluations += 1 + nt;
-    let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
+    let mut seed = |fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x: &[f64], g: &[f64]| initial_hessian(fg, x, g, nt, &fisher);
+    let (res, hessian, decrement) = search(&mut fg, x0, &lower, nt, opts, &mut seed)?;
     let cond = conditional(model, &res.x[..nt], &res.x[nt..])?;
     let (vcov_beta, vcov_source) = match hessian_vcov(&hessian, nt) {
         Some(v) => (v, "hessian"),
-        None => (fisher_vcov(&cond)?, "fisher"),
+        None => fisher_vcov(&cond),
     };
     Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, vcov_source, cond, nt))
 }
@@ -102,15 +162,14 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     let lower = model.template.lower_bounds();
     let mut beta = beta0;
     let mut fg = |theta: &[f64]| nagq0::deviance(model, theta, &mut beta, true).map(|e| (e.deviance, e.gradient));
-    let start = Start { x: theta0, fg: None, hessian: None };
-    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: ROUNDING, max_iter: opts.max_iter })?;
-    let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
+    let mut seed = |_: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, _: &[f64], _: &[f64]| Ok(None);
+    let (mut res, hessian, decrement) = search(&mut fg, theta0, &lower, nt, opts, &mut seed)?;
     drop(fg);
     nagq0::deviance(model, &res.x, &mut beta, false)?;
     let cond = conditional(model, &res.x, &beta)?;
-    let vcov_beta = fisher_vcov(&cond)?;
+    let (vcov_beta, vcov_source) = fisher_vcov(&cond);
     res.x.extend_from_slice(&beta);
-    Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, "fisher", cond, nt))
+    Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, vcov_source, cond, nt))
 }
 
 /// A starting Hessian for the quasi-Newton search: the β block is 2·S, twice the Fisher
@@ -132,21 +191,18 @@ fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[
 /// within the overall iteration limit; returns the Hessian and the final Newton decrement.
 fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut OptimResult, lower: &[f64], max_iter: usize) -> Result<(Mat<f64>, f64)> {
     let mut hessian = fd_hessian(fg, &res.x, &res.grad)?;
-    res.evaluations += res.x.len();
     for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
         let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
         if decrement <= POLISH_DTOL || !decrement.is_finite() {
             break;
         }
         let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
-        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0, ROUNDING)? else { break };
-        res.evaluations += evals;
+        let Some((x, f, g, _)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0, ROUNDING)? else { break };
         res.iterations += 1;
         let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
         (res.x, res.f, res.grad) = (x, f, g);
         if moved > 1e-3 {
             hessian = fd_hessian(fg, &res.x, &res.grad)?;
-            res.evaluations += res.x.len();
         }
     }
     let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
@@ -165,9 +221,16 @@ fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
     valid.then_some(v)
 }
 
-/// (RX'RX)⁻¹ with Fisher weights: lme4's covariance of β̂ without a Hessian.
-fn fisher_vcov(cond: &Conditional) -> Result<Mat<f64>> {
-    cond.fisher.inverse().ok_or(Error::NotPositiveDefinite { what: "the Fisher information of the fixed effects", block: None })
+/// (RX'RX)⁻¹ with Fisher weights: lme4's covariance of β̂ without a Hessian; NaN (source
+/// "none") when that information is singular too, as with separated data.
+fn fisher_vcov(cond: &Conditional) -> (Mat<f64>, &'static str) {
+    match cond.fisher.inverse() {
+        Some(v) => (v, "fisher"),
+        None => {
+            let p = cond.fisher.score.len();
+            (Mat::from_fn(p, p, |_, _| f64::NAN), "none")
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -133,3 +133,17 @@ def test_non_convergence_is_reported():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         fit = gx.glmer("y ~ x + z + (1 | g)", data=data, max_iter=1)
     assert not fit.converged and "failed to converge" in fit.summary()
+
+
+def test_completely_separated_clusters_give_nan_standard_errors_not_an_exception():
+    """Every cluster all-0 or all-1 and a covariate that separates them: the Fisher
+    information of β is singular as well as the Hessian. The fit must report that."""
+    g = np.repeat(np.arange(12), 4)
+    x = np.repeat(np.linspace(-1, 1, 12), 4)
+    df = pl.DataFrame({"y": (x > 0).astype(int), "x": x, "g": g})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = gx.glmer("y ~ x + (1 | g)", data=df)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "separation" in messages
+    assert not np.all(np.isfinite(fit.std_errors)) or fit.std_errors.max() > 100 or "standard errors" in messages

@@ -157,3 +157,13 @@ def test_ranef_table_and_conditional_sd():
     assert re.columns == ["group", "level", "term", "mode", "cond_sd"]
     assert re.height == fit.ngroups
     assert (re["cond_sd"] > 0).all() and (re["cond_sd"] < np.sqrt(fit.varcorr()["vcov"][0])).all()
+
+
+def test_a_start_on_the_boundary_still_reaches_an_interior_optimum():
+    """At θ = 0 the deviance's gradient in θ vanishes by symmetry; a search started there
+    (e.g. a warm start from a singular fit) must not stay."""
+    data = clustered(seed=23)
+    free = gx.glmer(FORMULA, data=data)
+    stuck = gx.glmer(FORMULA, data=data, start={"theta": [0.0], "fixef": list(free.beta)})
+    assert free.theta[0] > 0.3
+    assert stuck.converged and stuck.loglik == pytest.approx(free.loglik, abs=1e-7)

@@ -40,9 +40,29 @@ class _GlmerBatch:
         return {"kind": "glmer", "args": f._core_args, "theta": np.asarray(f.theta, dtype=float),
                 "beta": np.asarray(f.beta, dtype=float), "modes": f._modes, "n_agq": f.nagq, "max_iter": f._max_iter}
 
-    def simulate(self, nsim: int, seed: int) -> np.ndarray:
+    def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
+        theta, beta = self.parameters(params)
+        return self.fit._core.simulate(theta, beta, nsim, seed)
+
+    def parameters(self, params: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        """θ and β from ``params`` (lme4's ``newparams``: keys "theta" and "beta", β as an
+        array or a dict by term name), the fit's own where not given."""
         f = self.fit
-        return f._core.simulate(np.asarray(f.theta, dtype=float), np.asarray(f.beta, dtype=float), nsim, seed)
+        params = dict(params or {})
+        unknown = set(params) - {"theta", "beta"}
+        if unknown:
+            raise ModelSpecError(f"params takes 'theta' and 'beta'; got {', '.join(sorted(unknown))}")
+        theta = np.asarray(params.get("theta", f.theta), dtype=float)
+        beta = params.get("beta", f.beta)
+        if isinstance(beta, dict):
+            missing = [n for n in f.x_names if n not in beta]
+            if missing or set(beta) - set(f.x_names):
+                raise ModelSpecError(f"params['beta'] needs exactly the terms {', '.join(f.x_names)}")
+            beta = [beta[n] for n in f.x_names]
+        beta = np.asarray(beta, dtype=float)
+        if theta.shape != np.shape(f.theta) or beta.shape != np.shape(f.beta):
+            raise ModelSpecError(f"params need {len(f.theta)} theta and {len(f.beta)} beta values")
+        return theta, beta
 
     def n_rows(self) -> int:
         return len(self.fit.y)
@@ -112,9 +132,11 @@ class _NpmltBatch:
         return {"link": p["link"], "alpha": p["alpha"], "beta": p["beta"], "points": _aligned(p["points"]),
                 "masses": p["masses"], "chol": _aligned(p["chol"])}
 
-    def simulate(self, nsim: int, seed: int) -> np.ndarray:
+    def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
         from glmmx import _core
 
+        if params:
+            raise ModelSpecError("npmlt simulations use the fitted parameters; params= is for glmer")
         payload = self.payload()
         sims = _core.simulate_npmlt(*self.data_args(payload), **self.mixing_args(payload), nsim=nsim, seed=seed, first=0)
         out = np.empty_like(sims)
@@ -224,10 +246,10 @@ def _seed(seed) -> int:
     return int(seed)
 
 
-def simulate(fit, nsim: int = 1, seed: int | None = None) -> np.ndarray:
-    """(nobs, nsim) responses drawn from the fitted model; column k is the response
-    ``bootstrap(seed=seed)`` refits as replicate k."""
-    return _adapter(fit).simulate(_positive("nsim", nsim), _seed(seed))
+def simulate(fit, nsim: int = 1, seed: int | None = None, params: dict | None = None) -> np.ndarray:
+    """(nobs, nsim) responses drawn from the fitted model (or from ``params``); column k is
+    the response ``bootstrap(seed=seed)`` refits as replicate k."""
+    return _adapter(fit).simulate(_positive("nsim", nsim), _seed(seed), params)
 
 
 def _chunks(total: int, size: int):

@@ -89,7 +89,9 @@ class GlmerResult:
         beta = np.asarray(raw.beta)
         vcov = np.asarray(raw.vcov_beta)
         notes = list(_separation_notes(design.X, beta, design.x_names, family))
-        if raw.vcov_source != "hessian" and nagq > 0:
+        if raw.vcov_source == "none":
+            notes.append("standard errors are not available: neither the Hessian of the deviance nor the Fisher information of the fixed effects is positive definite")
+        elif raw.vcov_source != "hessian" and nagq > 0:
             notes.append("the Hessian of the deviance is not positive definite; standard errors use the Fisher information at the conditional modes")
         return cls(
             formula=formula if isinstance(formula, str) else formula.text,
@@ -269,14 +271,16 @@ class GlmerResult:
 
         return predict_glmm(self, newdata, type=type, re=re)
 
-    def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
+    def simulate(self, nsim: int = 1, seed: int | None = None, params: dict | None = None) -> np.ndarray:
         """Responses drawn from the fitted model with new random effects (lme4's
         ``simulate``): an (nobs, nsim) array on the scale of the fitted response (0/1, or the
         proportion of successes when there are trials; counts for poisson). Column k is
-        the response ``bootstrap(seed=seed)`` refits as replicate k."""
+        the response ``bootstrap(seed=seed)`` refits as replicate k. ``params`` (lme4's
+        ``newparams``) simulates at other values: {"theta": [...], "beta": [...] or
+        {term: value}}, e.g. for a power analysis on a planned design."""
         from glmmx.batch import simulate
 
-        return simulate(self, nsim, seed)
+        return simulate(self, nsim, seed, params)
 
     def refit_many(self, responses, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
         """Refit the model to each column of ``responses`` (nobs × nsim, e.g. from
