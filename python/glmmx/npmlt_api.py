@@ -304,8 +304,46 @@ def npmlt(
     prep = _Prepared(formula, data, random, npo, id, link)
     fit = _fit_prepared(prep, k=k, link=link, random_dist=random_dist, nagq=nagq, se=se, start=start,
                         max_iter=max_iter, threads=threads, eb=eb)
+    if start is None and random_dist == "npml" and k >= 2 and not fit.converged:
+        fit = _best_of_restarts(prep, fit, k=k, link=link, se=se, max_iter=max_iter, threads=threads, eb=eb)
     _warn(fit)
     return fit
+
+
+RESTARTS = 12
+
+
+def _best_of_restarts(prep, first, *, k, link, se, max_iter, threads, eb, seed: int = 0):
+    """When the default search ends on a ridge (a point running off to infinity) or does not
+    converge, the likelihood may still have a finite maximum elsewhere: try ``RESTARTS`` more
+    starting distributions (seeded: the result is reproducible), K points drawn at the scale
+    of the finite part of the first solution, and keep the highest likelihood, preferring
+    converged fits. The summary says how the reported fit was found."""
+    import dataclasses
+
+    rng = np.random.default_rng(seed)
+    pts, w = np.asarray(first.mass_points), np.asarray(first.masses)
+    finite = [l for l in range(k) if l not in set(first.ridge_points)] or list(range(k))
+    centred = pts[finite] - np.average(pts[finite], axis=0, weights=w[finite])
+    scale = np.sqrt(np.clip(np.average(centred**2, axis=0, weights=w[finite]), 0.25, None))
+    best = first
+    for _ in range(RESTARTS):
+        points = rng.normal(0.0, 1.5, (k, pts.shape[1])) * scale
+        masses = rng.dirichlet(np.full(k, 2.0))
+        points -= masses @ points
+        start = {"alpha": first.alpha, "beta": first.beta, "mass_points": points, "masses": masses}
+        try:
+            fit = _fit_prepared(prep, k=k, link=link, random_dist="npml", nagq=first.nagq, se=se, start=start,
+                                max_iter=max_iter, threads=threads, eb=eb)
+        except (ModelSpecError, ArithmeticError):
+            continue
+        if (fit.converged, -fit.m2loglik) > (best.converged, -best.m2loglik):
+            best = fit
+    if best is first:
+        return first
+    note = (f"the default start ended on a ridge or did not converge (-2 log L {first.m2loglik:.4f}); "
+            f"the best of {RESTARTS} seeded restarts is reported (-2 log L {best.m2loglik:.4f})")
+    return dataclasses.replace(best, warnings=tuple(best.warnings) + (note,))
 
 
 def _start_tuple(start, prep, k):
