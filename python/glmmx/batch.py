@@ -268,7 +268,10 @@ def _run_executor(executor, payload, *, responses, n_rep, seed, chunk_size, prog
     from glmmx._progress import progress_bar
 
     size = chunk_size or max(1, -(-n_rep // 32))
-    shared = executor.scatter(payload, broadcast=True) if hasattr(executor, "scatter") else payload
+    # a Dask client holds the payload once, as one object (scattering the dict itself would
+    # scatter each value separately) under a fresh key per call (re-replicating a key already
+    # held can stall busy workers); a plain executor pickles it with each chunk
+    shared = executor.scatter([payload], hash=False)[0] if hasattr(executor, "scatter") else payload
     futures = []
     for first, count in _chunks(n_rep, size):
         block = None if responses is None else np.require(responses[:, first:first + count], dtype=float, requirements="CA")
