@@ -189,11 +189,10 @@ mod tests {
     fn gradient_matches_finite_differences() {
         for (family, link) in [(Family::Binomial, Link::Logit), (Family::Binomial, Link::Probit), (Family::Binomial, Link::Cloglog), (Family::Poisson, Link::Log)] {
             for d in [1, 2] {
-                for n_agq in [1, 5] {
+                for n_agq in [1, 5, 20] {
                     check_gradient(family, link, d, n_agq);
                 }
             }
-            check_gradient(family, link, 1, 20);
         }
     }
 
