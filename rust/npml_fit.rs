@@ -85,14 +85,18 @@ pub(crate) struct Optimum {
 
 /// Quasi-Newton ascent, then Newton steps on a finite-difference Hessian of the analytic
 /// gradient (skipped when `polish` is false). `max_iter` counts both.
+/// The quasi-Newton search starts from the BHHH approximation of the Hessian at θ₀ (one
+/// pass over the clusters), not from the identity.
 fn optimise(model: &NpmlModel, theta0: &[f64], max_iter: usize, polish: bool) -> Result<Optimum> {
-    optimise_with(&mut |t: &[f64]| model.objective(t), theta0, max_iter, polish)
+    let seed = model.bhhh(theta0)?;
+    let seed = seed.llt(faer::Side::Lower).is_ok().then_some(seed);
+    optimise_with(&mut |t: &[f64]| model.objective(t), theta0, max_iter, polish, seed)
 }
 
 /// [`optimise`] for any objective returning (f, ∇f).
-pub(crate) fn optimise_with(fg: &mut crate::optim::Objective, theta0: &[f64], max_iter: usize, polish: bool) -> Result<Optimum> {
+pub(crate) fn optimise_with(fg: &mut crate::optim::Objective, theta0: &[f64], max_iter: usize, polish: bool, hessian: Option<faer::Mat<f64>>) -> Result<Optimum> {
     let lower = vec![f64::NEG_INFINITY; theta0.len()];
-    let start = Start { x: theta0.to_vec(), fg: None, hessian: None };
+    let start = Start { x: theta0.to_vec(), fg: None, hessian };
     let r = minimize(fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: 0.0, noise: 0.0, max_iter })?;
     let mut o = Optimum { theta: r.x, f: r.f, grad: r.grad, iterations: r.iterations, evaluations: r.evaluations, converged: false };
     if polish {

@@ -138,29 +138,79 @@ impl NpmlModel {
         let p = self.unpack(theta);
         let mut per = vec![0.0; self.data.n_clusters()];
         let (ll, g) = self.loglik(&p, true, &mut per)?;
-        let g = g.expect("gradient requested");
-        let mut grad: Vec<f64> = [g.alpha.as_slice(), g.beta.as_slice()].concat();
+        let mut grad = self.theta_score(&p, theta, &g.expect("gradient requested"));
+        grad.iter_mut().for_each(|v| *v = -*v);
         let mut f = -ll;
+        if self.k > 1 {
+            let asum = self.point_sum(theta);
+            f += 0.5 * asum.iter().map(|v| v * v).sum::<f64>();
+            let (n_fixed, d) = (self.n_fixed(), self.data.d);
+            for i in 0..self.k * d {
+                grad[n_fixed + i] += asum[i % d];
+            }
+        }
+        Ok((f, grad))
+    }
+
+    /// Σ_l a_l, per dimension: what the centring penalty ½‖Σ_l a_l‖² holds at zero.
+    fn point_sum(&self, theta: &[f64]) -> Vec<f64> {
+        let (k, d, nf) = (self.k, self.data.d, self.n_fixed());
+        (0..d).map(|e| (0..k).map(|l| theta[nf + l * d + e]).sum()).collect()
+    }
+
+    /// ∂ℓ/∂θ from the gradient pieces (linear in them, so it also maps one cluster's pieces
+    /// to that cluster's score).
+    pub fn theta_score(&self, p: &NpmlParams, theta: &[f64], g: &MixGrad) -> Vec<f64> {
+        let mut score: Vec<f64> = [g.alpha.as_slice(), g.beta.as_slice()].concat();
         if self.k > 1 {
             let (k, d) = (self.k, self.data.d);
             let a = &theta[self.n_fixed()..self.n_fixed() + k * d];
             let gsum: Vec<f64> = (0..d).map(|e| (0..k).map(|l| g.points[l * d + e]).sum()).collect();
-            let asum: Vec<f64> = (0..d).map(|e| (0..k).map(|l| a[l * d + e]).sum()).collect();
-            f += 0.5 * asum.iter().map(|v| v * v).sum::<f64>();
-            grad.extend((0..k * d).map(|i| g.points[i] - p.masses[i / d] * gsum[i % d]));
+            score.extend((0..k * d).map(|i| g.points[i] - p.masses[i / d] * gsum[i % d]));
             // ∂ℓ/∂π_m in total (directly and through the centring), then through the softmax
             let t: Vec<f64> = (0..k).map(|m| g.masses[m] - (0..d).map(|e| gsum[e] * a[m * d + e]).sum::<f64>()).collect();
             let tbar: f64 = (0..k).map(|m| p.masses[m] * t[m]).sum();
-            grad.extend((0..k - 1).map(|m| p.masses[m] * (t[m] - tbar)));
-            grad.iter_mut().for_each(|v| *v = -*v);
-            let n_fixed = self.n_fixed();
-            for i in 0..k * d {
-                grad[n_fixed + i] += asum[i % d];
-            }
-        } else {
-            grad.iter_mut().for_each(|v| *v = -*v);
+            score.extend((0..k - 1).map(|m| p.masses[m] * (t[m] - tbar)));
         }
-        Ok((f, grad))
+        score
+    }
+
+    /// The BHHH approximation of the objective's Hessian at θ: Σᵢ sᵢsᵢᵀ over the clusters'
+    /// scores in θ, plus the centring penalty's Hessian (1 on every pair of points, per
+    /// dimension). Cheap (one pass) and positive semi-definite: a quasi-Newton seed.
+    pub fn bhhh(&self, theta: &[f64]) -> Result<faer::Mat<f64>> {
+        let p = self.unpack(theta);
+        let data = &self.data;
+        let nt = self.n_theta();
+        let eta = data.eta_fixed(&p.alpha, &p.beta);
+        let log_prior: Vec<f64> = p.masses.iter().map(|m| m.ln()).collect();
+        let zeros = || (MixWork::default(), MixGrad::zeros(data.q, data.n_beta(), self.k, data.d));
+        let mut scores = vec![0.0; data.n_clusters() * nt];
+        map_chunks(data.n_clusters(), &mut scores, nt, self.parallel(), zeros, |(ws, g), range, out| {
+            for (i, s) in range.zip(out.chunks_exact_mut(nt)) {
+                g.fill_zero();
+                cluster_loglik(data, data.starts[i]..data.starts[i + 1], &eta, &p.points, &log_prior, ws, Some(&mut *g));
+                s.copy_from_slice(&self.theta_score(&p, theta, g));
+            }
+            Ok(())
+        })?;
+        let mut h = faer::Mat::<f64>::zeros(nt, nt);
+        for s in scores.chunks_exact(nt) {
+            for c in 0..nt {
+                for r in c..nt {
+                    h[(r, c)] += s[r] * s[c];
+                }
+            }
+        }
+        let (nf, d) = (self.n_fixed(), data.d);
+        for i in 0..self.k * d {
+            for j in 0..=i {
+                if i % d == j % d && self.k > 1 {
+                    h[(nf + i, nf + j)] += 1.0;
+                }
+            }
+        }
+        Ok(faer::Mat::from_fn(nt, nt, |r, c| if r >= c { h[(r, c)] } else { h[(c, r)] }))
     }
 
     /// mixcat layout → natural parameters (masses may leave the simplex here: only used for

@@ -239,7 +239,7 @@ pub fn fit_normal(model: &NormalModel, max_iter: usize, se: SeKind) -> Result<No
     for pass in 0..MAX_ADAPT {
         model.eval(&theta, &mut adapt, true, None, None)?;
         let polish = pass > 0;
-        let r = optimise_with(&mut |t: &[f64]| model.eval(t, &mut adapt.clone(), false, None, None), &theta, max_iter.saturating_sub(iterations).max(1), polish)?;
+        let r = optimise_with(&mut |t: &[f64]| model.eval(t, &mut adapt.clone(), false, None, None), &theta, max_iter.saturating_sub(iterations).max(1), polish, None)?;
         iterations += r.iterations;
         evaluations += r.evaluations;
         let moved = r.theta.iter().zip(&theta).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);

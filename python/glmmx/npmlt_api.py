@@ -304,7 +304,8 @@ def npmlt(
     prep = _Prepared(formula, data, random, npo, id, link)
     fit = _fit_prepared(prep, k=k, link=link, random_dist=random_dist, nagq=nagq, se=se, start=start,
                         max_iter=max_iter, threads=threads, eb=eb)
-    if start is None and random_dist == "npml" and k >= 2 and not fit.converged:
+    degenerate = not np.all(np.isfinite(fit.se_beta))  # singular information: a flat direction
+    if start is None and random_dist == "npml" and k >= 2 and (not fit.converged or degenerate):
         fit = _best_of_restarts(prep, fit, k=k, link=link, se=se, max_iter=max_iter, threads=threads, eb=eb)
     _warn(fit)
     return fit
@@ -314,11 +315,12 @@ RESTARTS = 12
 
 
 def _best_of_restarts(prep, first, *, k, link, se, max_iter, threads, eb, seed: int = 0):
-    """When the default search ends on a ridge (a point running off to infinity) or does not
-    converge, the likelihood may still have a finite maximum elsewhere: try ``RESTARTS`` more
+    """When the default search ends on a ridge (a point running off to infinity), does not
+    converge, or stops where the information is singular, the likelihood may still have a finite maximum elsewhere: try ``RESTARTS`` more
     starting distributions (seeded: the result is reproducible), K points drawn at the scale
-    of the finite part of the first solution, and keep the highest likelihood, preferring
-    converged fits. The summary says how the reported fit was found."""
+    of the finite part of the first solution, and keep the highest likelihood (a converged fit
+    only where it is at least as high: a local maximum below a ridge's supremum is not the
+    better answer). The summary says how the reported fit was found."""
     import dataclasses
 
     rng = np.random.default_rng(seed)
@@ -337,11 +339,11 @@ def _best_of_restarts(prep, first, *, k, link, se, max_iter, threads, eb, seed: 
                                 max_iter=max_iter, threads=threads, eb=eb)
         except (ModelSpecError, ArithmeticError):
             continue
-        if (fit.converged, -fit.m2loglik) > (best.converged, -best.m2loglik):
+        if fit.m2loglik < best.m2loglik - 1e-6 or (fit.converged and not best.converged and fit.m2loglik <= best.m2loglik + 1e-6):
             best = fit
     if best is first:
         return first
-    note = (f"the default start ended on a ridge or did not converge (-2 log L {first.m2loglik:.4f}); "
+    note = (f"the default start ended on a ridge, did not converge or had a singular information matrix (-2 log L {first.m2loglik:.4f}); "
             f"the best of {RESTARTS} seeded restarts is reported (-2 log L {best.m2loglik:.4f})")
     return dataclasses.replace(best, warnings=tuple(best.warnings) + (note,))
 
