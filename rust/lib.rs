@@ -3,6 +3,8 @@
 //! evaluation. Python bindings live in `py.rs` behind the `python` feature.
 
 pub mod agq;
+pub mod blocked;
+pub mod blocked_factor;
 pub mod cluster;
 pub mod conditional;
 pub mod error;
@@ -12,6 +14,7 @@ pub mod ghq;
 pub mod glm;
 pub mod glmm;
 pub mod linalg;
+pub mod lmm;
 pub mod nagq0;
 pub mod optim;
 pub mod par;

@@ -1,0 +1,529 @@
+//! Numbers on the blocked structure of `blocked.rs`: the cross-products A = [Z E]ᵀW[Z E]
+//! (E the extra columns), the system C(θ) = Λ̃ᵀAΛ̃ + diag(I_q, 0) with Λ̃ = diag(Λ, I), its
+//! Cholesky factor L (the last extra column is the right-hand side: its row of L is L⁻¹c),
+//! back-substitution, log-determinants, and the selected inverse Z = C⁻¹ on the pattern of L
+//! (Takahashi, Fagan & Chen 1973; Erisman & Tinney 1975), computed block by block backwards:
+//! Q = L_RJ L_JJ⁻¹, Z_RJ = −Z_RR Q, Z_JJ = (L_JJ L_JJᵀ)⁻¹ + Qᵀ Z_RR Q.
+
+use crate::blocked::{ReTermData, Structure};
+use crate::error::{Error, Result};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt;
+use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
+use faer::{Mat, MatMut, MatRef, Par};
+
+/// Values on the structure: a d × d block per sparse level, its column below, and dense T.
+#[derive(Clone, Debug)]
+pub struct BlockValues {
+    pub diag: Vec<f64>,
+    pub below: Vec<f64>,
+    /// n_t × n_t; lower triangle for C and L, both triangles for A and Z
+    pub t: Mat<f64>,
+}
+
+/// Dense operations run in parallel from this size of T on.
+const PARALLEL_DENSE: usize = 384;
+
+fn dense_par(n: usize) -> Par {
+    let k = rayon::current_num_threads();
+    if n >= PARALLEL_DENSE && k > 1 { Par::rayon(k) } else { Par::Seq }
+}
+
+impl BlockValues {
+    /// All zero.
+    pub fn zeros(s: &Structure) -> Self {
+        BlockValues { diag: vec![0.0; *s.diag_ptr.last().unwrap_or(&0)], below: vec![0.0; *s.val_ptr.last().unwrap_or(&0)], t: Mat::zeros(s.n_t, s.n_t) }
+    }
+
+    /// A = [Z E]ᵀW[Z E] for row weights `w` and extra columns `extras` (row-major n × extra).
+    pub fn cross_products(s: &Structure, terms: &[ReTermData], w: &[f64], extras: &[f64]) -> Result<Self> {
+        let e = s.extra;
+        let mut a = Self::zeros(s);
+        let mut idx: Vec<usize> = Vec::new();
+        let mut val: Vec<f64> = Vec::new();
+        for (i, &wi) in w.iter().enumerate() {
+            if wi == 0.0 {
+                continue;
+            }
+            let xe = &extras[i * e..(i + 1) * e];
+            for t in 0..s.n_sparse_terms {
+                add_sparse_row(s, terms, &mut a, t, i, wi, xe)?;
+            }
+            idx.clear();
+            val.clear();
+            for (u, term) in terms.iter().enumerate().skip(s.n_sparse_terms) {
+                let (lu, du) = (&s.terms[u], term.d);
+                let first = s.t_index(lu.start + term.codes[i] as usize * du);
+                idx.extend(first..first + du);
+                val.extend_from_slice(&term.z[i * du..(i + 1) * du]);
+            }
+            idx.extend(s.n_t - e..s.n_t);
+            val.extend_from_slice(xe);
+            for (jj, &j) in idx.iter().enumerate() {
+                let wv = wi * val[jj];
+                for ii in jj..idx.len() {
+                    a.t[(idx[ii], j)] += wv * val[ii];
+                }
+            }
+        }
+        symmetrize(a.t.as_mut());
+        Ok(a)
+    }
+
+    /// The diagonal block of sparse block b (d × d, column-major).
+    pub fn diag_block(&self, s: &Structure, b: usize) -> &[f64] {
+        &self.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]]
+    }
+
+    /// The column below sparse block b (|rows| × d, column-major).
+    pub fn below_block(&self, s: &Structure, b: usize) -> &[f64] {
+        &self.below[s.val_ptr[b]..s.val_ptr[b + 1]]
+    }
+}
+
+/// Row i's contribution to the diagonal block and column of its level of sparse term t.
+fn add_sparse_row(s: &Structure, terms: &[ReTermData], a: &mut BlockValues, t: usize, i: usize, wi: f64, xe: &[f64]) -> Result<()> {
+    let (lt, d) = (&s.terms[t], terms[t].d);
+    let b = lt.first_block + terms[t].codes[i] as usize;
+    let zt = &terms[t].z[i * d..(i + 1) * d];
+    let diag = &mut a.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]];
+    for c in 0..d {
+        for r in 0..d {
+            diag[r + c * d] += wi * zt[r] * zt[c];
+        }
+    }
+    let rows = s.block_rows(b);
+    let nr = rows.len();
+    let vals = &mut a.below[s.val_ptr[b]..s.val_ptr[b + 1]];
+    for (u, later) in terms.iter().enumerate().skip(t + 1) {
+        let du = later.d;
+        let first = (s.terms[u].start + later.codes[i] as usize * du) as u32;
+        let pos = rows.binary_search(&first).map_err(|_| Error::bad_input("internal: cross-product outside the symbolic pattern"))?;
+        let zu = &later.z[i * du..(i + 1) * du];
+        for c in 0..d {
+            for r in 0..du {
+                vals[pos + r + c * nr] += wi * zu[r] * zt[c];
+            }
+        }
+    }
+    let e = xe.len();
+    for c in 0..d {
+        for k in 0..e {
+            vals[nr - e + k + c * nr] += wi * xe[k] * zt[c];
+        }
+    }
+    Ok(())
+}
+
+/// Copy the lower triangle to the upper.
+pub fn symmetrize(mut m: MatMut<'_, f64>) {
+    for j in 0..m.ncols() {
+        for i in j + 1..m.nrows() {
+            m[(j, i)] = m[(i, j)];
+        }
+    }
+}
+
+/// v ← Λᵀ v for a column-major d × d lower-triangular Λ (rows of one level block, stride 1).
+#[inline]
+fn lam_t_times(lam: &[f64], d: usize, v: &mut [f64], stride: usize) {
+    for r in 0..d {
+        let mut acc = 0.0;
+        for k in r..d {
+            acc += lam[k + r * d] * v[k * stride];
+        }
+        v[r * stride] = acc;
+    }
+}
+
+/// Row ← row · Λ for one row of an nr × d column-major matrix.
+#[inline]
+fn row_times_lam(lam: &[f64], d: usize, m: &mut [f64], row: usize, nr: usize) {
+    for c in 0..d {
+        let mut acc = 0.0;
+        for k in c..d {
+            acc += m[row + k * nr] * lam[k + c * d];
+        }
+        m[row + c * nr] = acc;
+    }
+}
+
+/// Λ̃ᵀ on the rows of a column of a sparse block (level blocks of terms get Λᵀ, extras 1).
+fn lam_rows(s: &Structure, lam: &[Vec<f64>], rows: &[u32], m: &mut [f64], ncols: usize) {
+    let nr = rows.len();
+    let mut i = 0;
+    while i < nr {
+        let g = rows[i] as usize;
+        if g >= s.q {
+            break;
+        }
+        let t = s.col_term[g] as usize;
+        let d = s.terms[t].d;
+        if d == 1 {
+            let l = lam[t][0];
+            (0..ncols).for_each(|c| m[i + c * nr] *= l);
+        } else {
+            (0..ncols).for_each(|c| lam_t_times(&lam[t], d, &mut m[i + c * nr..], 1));
+        }
+        i += d;
+    }
+}
+
+/// C(θ) = Λ̃ᵀAΛ̃ + diag(I_q, 0) into `out` (lower triangle of T).
+pub fn assemble(s: &Structure, a: &BlockValues, lam: &[Vec<f64>], out: &mut BlockValues) {
+    for t in 0..s.n_sparse_terms {
+        let l = &s.terms[t];
+        let (d, lt) = (l.d, &lam[t]);
+        for b in l.first_block..l.first_block + l.n_levels {
+            let src = a.diag_block(s, b);
+            let dst = &mut out.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]];
+            dst.copy_from_slice(src);
+            (0..d).for_each(|r| row_times_lam(lt, d, dst, r, d));
+            (0..d).for_each(|c| lam_t_times(lt, d, &mut dst[c * d..], 1));
+            (0..d).for_each(|r| dst[r + r * d] += 1.0);
+            let rows = s.block_rows(b);
+            let nr = rows.len();
+            let dst = &mut out.below[s.val_ptr[b]..s.val_ptr[b + 1]];
+            dst.copy_from_slice(a.below_block(s, b));
+            (0..nr).for_each(|r| row_times_lam(lt, d, dst, r, nr));
+            lam_rows(s, lam, rows, dst, d);
+        }
+    }
+    assemble_dense(s, &a.t, lam, &mut out.t);
+}
+
+/// The dense block: Λ̃ᵀA_TTΛ̃ + I on its random-effects columns (lower triangle).
+fn assemble_dense(s: &Structure, a: &Mat<f64>, lam: &[Vec<f64>], out: &mut Mat<f64>) {
+    let n = s.n_t;
+    let q_t = s.q - s.q_sparse;
+    let scalar = s.terms[s.n_sparse_terms..].iter().all(|l| l.d == 1);
+    if scalar {
+        let lv: Vec<f64> = (0..n).map(|j| if j < q_t { lam[s.col_term[s.q_sparse + j] as usize][0] } else { 1.0 }).collect();
+        for j in 0..n {
+            let (src, dst) = (a.col(j), out.col_mut(j));
+            let lj = lv[j];
+            for (i, (o, &v)) in dst.iter_mut().zip(src.iter()).enumerate().skip(j) {
+                *o = lv[i] * lj * v;
+            }
+        }
+    } else {
+        out.copy_from(a);
+        let mut j = 0;
+        while j < q_t {
+            let t = s.col_term[s.q_sparse + j] as usize;
+            let d = s.terms[t].d;
+            for i in 0..n {
+                let row: Vec<f64> = (0..d).map(|c| (c..d).map(|k| out[(i, j + k)] * lam[t][k + c * d]).sum()).collect();
+                (0..d).for_each(|c| out[(i, j + c)] = row[c]);
+            }
+            for col in 0..n {
+                let v: Vec<f64> = (0..d).map(|r| (r..d).map(|k| lam[t][k + r * d] * out[(j + k, col)]).sum()).collect();
+                (0..d).for_each(|r| out[(j + r, col)] = v[r]);
+            }
+            j += d;
+        }
+    }
+    (0..q_t).for_each(|j| out[(j, j)] += 1.0);
+}
+
+/// Cholesky of a small block in place (column-major, upper triangle zeroed).
+fn chol_small(m: &mut [f64], d: usize, block: usize) -> Result<()> {
+    let bad = || Error::NotPositiveDefinite { what: "a diagonal block of the penalised system", block: Some(block) };
+    if d == 1 {
+        if !(m[0] > 0.0 && m[0].is_finite()) {
+            return Err(bad());
+        }
+        m[0] = m[0].sqrt();
+        return Ok(());
+    }
+    let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(d, Par::Seq, Default::default()));
+    let view = MatMut::from_column_major_slice_mut(m, d, d);
+    llt::factor::cholesky_in_place(view, Default::default(), Par::Seq, MemStack::new(&mut mem), Default::default()).map_err(|_| bad())?;
+    for c in 1..d {
+        for r in 0..c {
+            m[r + c * d] = 0.0;
+        }
+    }
+    Ok(())
+}
+
+/// M ← M·L⁻ᵀ for an nr × d column-major M.
+fn right_solve_lt(l: &[f64], d: usize, m: &mut [f64], nr: usize) {
+    if d == 1 {
+        let inv = 1.0 / l[0];
+        m.iter_mut().for_each(|v| *v *= inv);
+        return;
+    }
+    let lm = MatRef::from_column_major_slice(l, d, d);
+    let mt = MatMut::from_column_major_slice_mut(m, nr, d).transpose_mut();
+    solve_lower_triangular_in_place(lm, mt, Par::Seq);
+}
+
+/// Factor C in place: L with LLᵀ = C, the right-hand-side row holding L⁻¹c.
+pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
+    for b in 0..s.n_sparse_blocks() {
+        let d = s.block(b).2;
+        let (dlo, dhi) = m.diag.split_at_mut(s.diag_ptr[b + 1]);
+        let lbb = &mut dlo[s.diag_ptr[b]..];
+        chol_small(lbb, d, b)?;
+        let (vlo, vhi) = m.below.split_at_mut(s.val_ptr[b + 1]);
+        let col = &mut vlo[s.val_ptr[b]..];
+        let rows = s.block_rows(b);
+        let nr = rows.len();
+        right_solve_lt(lbb, d, col, nr);
+        let col: &[f64] = col;
+        for tg in &s.targets[s.target_ptr[b]..s.target_ptr[b + 1]] {
+            let k = tg.block as usize;
+            let dk = s.block(k).2;
+            let f = tg.first as usize;
+            let dk_diag = &mut dhi[s.diag_ptr[k] - s.diag_ptr[b + 1]..s.diag_ptr[k + 1] - s.diag_ptr[b + 1]];
+            for c2 in 0..dk {
+                for r2 in c2..dk {
+                    dk_diag[r2 + c2 * dk] -= (0..d).map(|c| col[f + r2 + c * nr] * col[f + c2 + c * nr]).sum::<f64>();
+                }
+            }
+            let nrk = s.row_ptr[k + 1] - s.row_ptr[k];
+            let kcol = &mut vhi[s.val_ptr[k] - s.val_ptr[b + 1]..s.val_ptr[k + 1] - s.val_ptr[b + 1]];
+            for (j, i) in (f + dk..nr).enumerate() {
+                let pos = s.rel[tg.rel_start + j] as usize;
+                for c2 in 0..dk {
+                    kcol[pos + c2 * nrk] -= (0..d).map(|c| col[i + c * nr] * col[f + c2 + c * nr]).sum::<f64>();
+                }
+            }
+        }
+        let ns = s.n_sparse_rows[b] as usize;
+        for jj in ns..nr {
+            let tj = s.t_index(rows[jj] as usize);
+            for ii in jj..nr {
+                let ti = s.t_index(rows[ii] as usize);
+                m.t[(ti, tj)] -= (0..d).map(|c| col[ii + c * nr] * col[jj + c * nr]).sum::<f64>();
+            }
+        }
+    }
+    factor_dense(s, &mut m.t)
+}
+
+/// Dense Cholesky of T without its last (right-hand-side) column, then that row: L⁻¹c.
+fn factor_dense(s: &Structure, t: &mut Mat<f64>) -> Result<()> {
+    let n = s.n_t - usize::from(s.extra > 0);
+    if n > 0 {
+        let par = dense_par(n);
+        let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+        let view = t.as_mut().submatrix_mut(0, 0, n, n);
+        llt::factor::cholesky_in_place(view, Default::default(), par, MemStack::new(&mut mem), Default::default())
+            .map_err(|_| Error::NotPositiveDefinite { what: "the dense block of the penalised system (are the fixed effects collinear?)", block: None })?;
+    }
+    if s.extra > 0 && n > 0 {
+        let mut rhs = Mat::from_fn(n, 1, |i, _| t[(n, i)]);
+        solve_lower_triangular_in_place(t.as_ref().submatrix(0, 0, n, n), rhs.as_mut(), Par::Seq);
+        (0..n).for_each(|i| t[(n, i)] = rhs[(i, 0)]);
+    }
+    Ok(())
+}
+
+/// (Σ log det of the random-effects diagonal blocks of L², Σ over the extra columns except
+/// the right-hand side): log|LθLθᵀ| = log|M| and log|R_X|².
+pub fn logdets(s: &Structure, l: &BlockValues) -> (f64, f64) {
+    let mut ld = 0.0;
+    for b in 0..s.n_sparse_blocks() {
+        let d = s.block(b).2;
+        let blk = l.diag_block(s, b);
+        ld += (0..d).map(|i| blk[i + i * d].ln()).sum::<f64>();
+    }
+    let q_t = s.q - s.q_sparse;
+    ld += (0..q_t).map(|i| l.t[(i, i)].ln()).sum::<f64>();
+    let ldx = (q_t..s.n_t.saturating_sub(1)).map(|i| l.t[(i, i)].ln()).sum::<f64>();
+    (2.0 * ld, 2.0 * ldx)
+}
+
+/// The solution x of Cx = c (global order: random effects u, then the extras but the last).
+pub fn solve(s: &Structure, l: &BlockValues) -> Vec<f64> {
+    let n = s.n_t - 1;
+    let mut x = vec![0.0; s.q + s.extra - 1];
+    let mut xt = Mat::from_fn(n, 1, |i, _| l.t[(n, i)]);
+    solve_upper_triangular_in_place(l.t.as_ref().submatrix(0, 0, n, n).transpose(), xt.as_mut(), Par::Seq);
+    (0..n).for_each(|i| x[s.q_sparse + i] = xt[(i, 0)]);
+    for b in (0..s.n_sparse_blocks()).rev() {
+        let d = s.block(b).2;
+        let rows = s.block_rows(b);
+        let nr = rows.len();
+        let col = l.below_block(s, b);
+        let mut v: Vec<f64> = (0..d).map(|c| col[nr - 1 + c * nr] - (0..nr - 1).map(|i| col[i + c * nr] * x[rows[i] as usize]).sum::<f64>()).collect();
+        let lbb = MatRef::from_column_major_slice(l.diag_block(s, b), d, d);
+        solve_upper_triangular_in_place(lbb.transpose(), MatMut::from_column_major_slice_mut(&mut v, d, 1), Par::Seq);
+        let start = s.block_start(b);
+        x[start..start + d].copy_from_slice(&v);
+    }
+    x
+}
+
+/// Z = C⁻¹ restricted to the first `upto` columns of T (the random effects of the dense
+/// terms, and the extras up to `upto`) and the sparse part, on the pattern of L. With
+/// `upto = q_T` this is M⁻¹ = (ΛᵀZᵀWZΛ + I)⁻¹; with `upto = q_T + p`, the full C⁻¹.
+pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut BlockValues) {
+    if upto > 0 {
+        let par = dense_par(upto);
+        let mut mem = MemBuffer::new(llt::inverse::inverse_scratch::<f64>(upto, par));
+        let mut out = Mat::<f64>::zeros(upto, upto);
+        llt::inverse::inverse(out.as_mut(), l.t.as_ref().submatrix(0, 0, upto, upto), par, MemStack::new(&mut mem));
+        symmetrize(out.as_mut());
+        z.t.as_mut().submatrix_mut(0, 0, upto, upto).copy_from(&out);
+    }
+    let cutoff = (s.q_sparse + upto) as u32;
+    let mut zrr = Vec::new();
+    for b in (0..s.n_sparse_blocks()).rev() {
+        let d = s.block(b).2;
+        let rows = s.block_rows(b);
+        let (nr, nk) = (rows.len(), rows.partition_point(|&r| r < cutoff));
+        gather_zrr(s, z, b, nk, &mut zrr);
+        let mut q = vec![0.0; nk * d];
+        let lcol = l.below_block(s, b);
+        (0..d).for_each(|c| q[c * nk..(c + 1) * nk].copy_from_slice(&lcol[c * nr..c * nr + nk]));
+        let lbb = l.diag_block(s, b);
+        if nk > 0 {
+            let qt = MatMut::from_column_major_slice_mut(&mut q, nk, d).transpose_mut();
+            solve_upper_triangular_in_place(MatRef::from_column_major_slice(lbb, d, d).transpose(), qt, Par::Seq);
+        }
+        let y: Vec<f64> = (0..d).flat_map(|c| (0..nk).map(move |i| (i, c))).map(|(i, c)| (0..nk).map(|j| zrr[i + j * nk] * q[j + c * nk]).sum()).collect();
+        let zcol = &mut z.below[s.val_ptr[b]..s.val_ptr[b + 1]];
+        zcol.fill(0.0);
+        (0..d).for_each(|c| (0..nk).for_each(|i| zcol[i + c * nr] = -y[i + c * nk]));
+        let mut inv = vec![0.0; d * d];
+        small_inverse(lbb, d, &mut inv);
+        for c in 0..d {
+            for r in 0..d {
+                inv[r + c * d] += (0..nk).map(|i| q[i + r * nk] * y[i + c * nk]).sum::<f64>();
+            }
+        }
+        z.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]].copy_from_slice(&inv);
+    }
+}
+
+/// (LLᵀ)⁻¹ for a small lower-triangular L.
+fn small_inverse(l: &[f64], d: usize, out: &mut [f64]) {
+    out.fill(0.0);
+    (0..d).for_each(|i| out[i + i * d] = 1.0);
+    let lm = MatRef::from_column_major_slice(l, d, d);
+    let mut o = MatMut::from_column_major_slice_mut(out, d, d);
+    solve_lower_triangular_in_place(lm, o.as_mut(), Par::Seq);
+    solve_upper_triangular_in_place(lm.transpose(), o, Par::Seq);
+}
+
+/// Z on the first `nk` rows of block b's pattern, as a dense nk × nk matrix.
+fn gather_zrr(s: &Structure, z: &BlockValues, b: usize, nk: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.resize(nk * nk, 0.0);
+    let rows = s.block_rows(b);
+    let ns = (s.n_sparse_rows[b] as usize).min(nk);
+    for tg in &s.targets[s.target_ptr[b]..s.target_ptr[b + 1]] {
+        let (k, f) = (tg.block as usize, tg.first as usize);
+        let dk = s.block(k).2;
+        let zk = z.diag_block(s, k);
+        for c in 0..dk {
+            for r in 0..dk {
+                out[f + r + (f + c) * nk] = zk[r + c * dk];
+            }
+        }
+        let nrk = s.row_ptr[k + 1] - s.row_ptr[k];
+        let zkcol = z.below_block(s, k);
+        for (j, i) in (f + dk..nk).enumerate() {
+            let pos = s.rel[tg.rel_start + j] as usize;
+            for c in 0..dk {
+                let v = zkcol[pos + c * nrk];
+                out[i + (f + c) * nk] = v;
+                out[f + c + i * nk] = v;
+            }
+        }
+    }
+    for j in ns..nk {
+        let tj = s.t_index(rows[j] as usize);
+        for i in ns..nk {
+            out[i + j * nk] = z.t[(s.t_index(rows[i] as usize), tj)];
+        }
+    }
+}
+
+/// Σ over the levels J of each term of G_JJ = Σ_B A_JB Λ̃_B Z_BJ, B over the columns below
+/// `upto` in T and all of the sparse part (d × d per term, column-major). The derivative of
+/// log det C (or of log det M, `upto = q_T`) in the θ at (r, c) of term t is 2·G_t[r, c].
+pub fn trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<f64>], upto: usize) -> Vec<Vec<f64>> {
+    let mut g: Vec<Vec<f64>> = s.terms.iter().map(|l| vec![0.0; l.d * l.d]).collect();
+    let cutoff = (s.q_sparse + upto) as u32;
+    for b in 0..s.n_sparse_blocks() {
+        let (t, _, d) = s.block(b);
+        let (ad, zd) = (a.diag_block(s, b), z.diag_block(s, b));
+        add_abz(&mut g[t], d, d, |i, k| ad[i + k * d], &lam[t], |k, j| zd[k + j * d]);
+        let rows = s.block_rows(b);
+        let nr = rows.len();
+        let (acol, zcol) = (a.below_block(s, b), z.below_block(s, b));
+        let mut i = 0;
+        while i < nr && rows[i] < cutoff {
+            let gr = rows[i] as usize;
+            if gr >= s.q {
+                // an extra column (Λ̃ = 1): G_JJ += a_xJᵀ z_xJ
+                let gt = &mut g[t];
+                (0..d).for_each(|c| (0..d).for_each(|r| gt[r + c * d] += acol[i + r * nr] * zcol[i + c * nr]));
+                i += 1;
+                continue;
+            }
+            let h = s.col_term[gr] as usize;
+            let dh = s.terms[h].d;
+            // B = H (later): G_JJ += A_HJᵀ Λ_H Z_HJ
+            add_abz(&mut g[t], d, dh, |r, k| acol[i + k + r * nr], &lam[h], |k, c| zcol[i + k + c * nr]);
+            // B = J (earlier) for H's own sum: G_HH += A_HJ Λ_J Z_HJᵀ
+            add_abz(&mut g[h], dh, d, |r, k| acol[i + r + k * nr], &lam[t], |k, c| zcol[i + c + k * nr]);
+            i += dh;
+        }
+    }
+    dense_trace_sums(s, a, z, lam, upto, &mut g);
+    g
+}
+
+/// out (m × m) += A (m × k) · Λ (k × k lower) · Z (k × m), entries by closures.
+#[inline]
+fn add_abz(out: &mut [f64], m: usize, k: usize, a: impl Fn(usize, usize) -> f64, lam: &[f64], z: impl Fn(usize, usize) -> f64) {
+    for r in 0..m {
+        for c in 0..m {
+            let mut acc = 0.0;
+            for j in 0..k {
+                let al: f64 = (j..k).map(|i| a(r, i) * lam[i + j * k]).sum();
+                acc += al * z(j, c);
+            }
+            out[r + c * m] += acc;
+        }
+    }
+}
+
+/// The dense terms' part of `trace_sums`: for each random-effects row i of T, the row
+/// (AΛ̃)ᵢ over the first `upto` columns against the columns of Z of i's level block.
+fn dense_trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<f64>], upto: usize, g: &mut [Vec<f64>]) {
+    let q_t = s.q - s.q_sparse;
+    let mut lrow = vec![0.0; upto];
+    for i in 0..q_t.min(upto) {
+        let t = s.col_term[s.q_sparse + i] as usize;
+        let (l, d) = (&s.terms[t], s.terms[t].d);
+        let r = (s.q_sparse + i - l.start) % d;
+        let level_first = i - r;
+        // (AΛ̃)[i, j] = Σ_{j' in j's group} A[j', i] Λ̃[j', j]; A symmetric so column i is row i
+        let acol = a.t.col(i);
+        let mut j = 0;
+        while j < upto {
+            if j >= q_t {
+                lrow[j] = acol[j];
+                j += 1;
+                continue;
+            }
+            let u = s.col_term[s.q_sparse + j] as usize;
+            let du = s.terms[u].d;
+            for c in 0..du {
+                lrow[j + c] = (c..du).map(|k| acol[j + k] * lam[u][k + c * du]).sum();
+            }
+            j += du;
+        }
+        for c in 0..d {
+            let zc = z.t.col(level_first + c);
+            let v: f64 = (0..upto).map(|j| lrow[j] * zc[j]).sum();
+            g[t][r + c * d] += v;
+        }
+    }
+}
