@@ -15,11 +15,13 @@ pub mod glm;
 pub mod glmm;
 pub mod linalg;
 pub mod lmm;
+pub mod lmm_fit;
 pub mod nagq0;
 pub mod optim;
 pub mod par;
 pub mod pirls;
 pub mod remat;
+pub mod satterthwaite;
 #[cfg(test)]
 mod testdata;
 

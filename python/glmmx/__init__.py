@@ -14,12 +14,16 @@ __all__ = [
     "FitWarning",
     "ModelSpecError",
     "NumericalError",
+    "anova",
     "glmer",
+    "lmer",
     "uncount",
 ]
 
 _LAZY = {
     "glmer": ("glmmx.api", "glmer"),
+    "lmer": ("glmmx.lmer_api", "lmer"),
+    "anova": ("glmmx.lmer_api", "anova"),
     "uncount": ("glmmx.aggregate", "uncount"),
     "ConvergenceError": ("glmmx.exceptions", "ConvergenceError"),
     "ConvergenceWarning": ("glmmx.exceptions", "ConvergenceWarning"),

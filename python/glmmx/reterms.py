@@ -111,3 +111,110 @@ def single_factor(blocks, *, what: str = "glmer") -> ReStructure:
         theta_rows=np.array(rows, dtype=np.uint32),
         theta_cols=np.array(cols, dtype=np.uint32),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Any number of grouping factors (lmer, and glmer with crossed or nested terms)
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term of a model with any number of terms: its grouping factor,
+    lme4's name for it in ``VarCorr`` (``g``, ``g.1`` for a second term on ``g``), the levels and
+    their codes, the dense ``Z`` block (n × d) and the names of its columns."""
+
+    group: str
+    name: str
+    levels: tuple[str, ...]
+    codes: np.ndarray
+    Z: np.ndarray
+    columns: tuple[str, ...]
+    theta_start: int
+
+    @property
+    def d(self) -> int:
+        return len(self.columns)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def n_theta(self) -> int:
+        return self.d * (self.d + 1) // 2
+
+    def lambda_(self, theta: np.ndarray) -> np.ndarray:
+        """This term's Λ (d × d lower triangular) from the whole θ vector."""
+        lam = np.zeros((self.d, self.d))
+        rows, cols = np.tril_indices(self.d)
+        order = np.lexsort((rows, cols))  # column by column, lme4's order
+        lam[rows[order], cols[order]] = theta[self.theta_start : self.theta_start + self.n_theta]
+        return lam
+
+
+@dataclass(frozen=True)
+class RandomTerms:
+    """The random-effects terms of a model, in lme4's order (θ follows the same order)."""
+
+    terms: tuple[RandomTerm, ...]
+
+    @property
+    def n_theta(self) -> int:
+        return sum(t.n_theta for t in self.terms)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The distinct grouping factors, in term order."""
+        return tuple(dict.fromkeys(t.group for t in self.terms))
+
+    def n_levels_by_group(self) -> dict[str, int]:
+        return {t.group: t.n_levels for t in self.terms}
+
+    def theta_lower(self) -> np.ndarray:
+        out = []
+        for t in self.terms:
+            out += [0.0 if r == c else -np.inf for c in range(t.d) for r in range(c, t.d)]
+        return np.array(out)
+
+    def theta_diagonal(self) -> np.ndarray:
+        """Mask of the θ on a diagonal of Λ (bounded below by 0)."""
+        return self.theta_lower() == 0.0
+
+    def core_arguments(self) -> tuple[list[np.ndarray], list[int], list[np.ndarray]]:
+        """Level codes, level counts and Fortran-ordered Z blocks, one per term."""
+        return (
+            [np.ascontiguousarray(t.codes, dtype=np.uint32) for t in self.terms],
+            [t.n_levels for t in self.terms],
+            [np.asfortranarray(t.Z, dtype=np.float64) for t in self.terms],
+        )
+
+
+def _unique_names(groups: list[str]) -> list[str]:
+    """R's ``make.unique``: the second ``g`` is ``g.1``, the third ``g.2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for g in groups:
+        k = seen.get(g, 0)
+        out.append(g if k == 0 else f"{g}.{k}")
+        seen[g] = k + 1
+    return out
+
+
+def random_terms(blocks, *, what: str = "lmer") -> RandomTerms:
+    """The design's random-effects blocks (in lme4's order) as terms for the blocked core."""
+    if not blocks:
+        raise ModelSpecError(f"{what} needs at least one random-effects term, e.g. (1 | group)")
+    for b in blocks:
+        if len(b.levels) < 2:
+            raise ModelSpecError(
+                f"grouping factor {b.group} has only one level; a random effect needs at least two "
+                "groups (lme4: 'grouping factors must have > 1 sampled level')"
+            )
+    names = _unique_names([b.group for b in blocks])
+    terms, start = [], 0
+    for b, name in zip(blocks, names):
+        t = RandomTerm(b.group, name, tuple(b.levels), np.ascontiguousarray(b.codes, dtype=np.uint32), b.Z, tuple(b.names), start)
+        terms.append(t)
+        start += t.n_theta
+    return RandomTerms(tuple(terms))
