@@ -527,3 +527,56 @@ fn dense_trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<
         }
     }
 }
+
+/// Solve C x = r for the k columns of `r` ((q + extra − 1) × k, global order), in place.
+pub fn solve_columns(s: &Structure, l: &BlockValues, r: &mut Mat<f64>) {
+    let k = r.ncols();
+    let nb = s.n_sparse_blocks();
+    for b in 0..nb {
+        let d = s.block(b).2;
+        let (rows, col, lbb) = (s.block_rows(b), l.below_block(s, b), l.diag_block(s, b));
+        let (nr, start) = (rows.len(), s.block_start(b));
+        for j in 0..k {
+            let mut w: Vec<f64> = (0..d).map(|c| r[(start + c, j)]).collect();
+            lower_solve_small(lbb, d, &mut w);
+            for i in 0..nr - 1 {
+                let v: f64 = (0..d).map(|c| col[i + c * nr] * w[c]).sum();
+                r[(rows[i] as usize, j)] -= v;
+            }
+            (0..d).for_each(|c| r[(start + c, j)] = w[c]);
+        }
+    }
+    let n = s.n_t - 1;
+    if n > 0 {
+        let lt = l.t.as_ref().submatrix(0, 0, n, n);
+        let mut rt = r.as_mut().submatrix_mut(s.q_sparse, 0, n, k);
+        solve_lower_triangular_in_place(lt, rt.as_mut(), Par::Seq);
+        solve_upper_triangular_in_place(lt.transpose(), rt, Par::Seq);
+    }
+    for b in (0..nb).rev() {
+        let d = s.block(b).2;
+        let (rows, col, lbb) = (s.block_rows(b), l.below_block(s, b), l.diag_block(s, b));
+        let (nr, start) = (rows.len(), s.block_start(b));
+        for j in 0..k {
+            let mut w: Vec<f64> = (0..d).map(|c| r[(start + c, j)] - (0..nr - 1).map(|i| col[i + c * nr] * r[(rows[i] as usize, j)]).sum::<f64>()).collect();
+            upper_solve_small(lbb, d, &mut w);
+            (0..d).for_each(|c| r[(start + c, j)] = w[c]);
+        }
+    }
+}
+
+/// w ← L⁻¹w for a small lower-triangular L (column-major).
+fn lower_solve_small(l: &[f64], d: usize, w: &mut [f64]) {
+    for i in 0..d {
+        let v = w[i] - (0..i).map(|j| l[i + j * d] * w[j]).sum::<f64>();
+        w[i] = v / l[i + i * d];
+    }
+}
+
+/// w ← L⁻ᵀw for a small lower-triangular L (column-major).
+fn upper_solve_small(l: &[f64], d: usize, w: &mut [f64]) {
+    for i in (0..d).rev() {
+        let v = w[i] - (i + 1..d).map(|j| l[j + i * d] * w[j]).sum::<f64>();
+        w[i] = v / l[i + i * d];
+    }
+}

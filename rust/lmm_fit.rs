@@ -57,21 +57,99 @@ pub fn evaluate(model: &mut LmmModel, theta: &[f64]) -> Result<(f64, Vec<f64>)> 
     Ok((model.objective(), model.gradient()))
 }
 
-/// Fit the model.
+/// Fit the model: Newton steps on the average-information Hessian (`ai_newton`), which
+/// converge in a handful of evaluations; if they stall, quasi-Newton with Newton polishing on
+/// a finite-difference Hessian of the exact gradient takes over.
 pub fn fit(model: &mut LmmModel, opts: &LmmFitOptions) -> Result<LmmFit> {
     let lower = model.theta_lower();
     let theta0 = opts.theta0.clone().unwrap_or_else(|| model.theta_start());
+    let (mut res, hessian, decrement) = ai_newton(model, theta0, &lower, opts.max_iter)?;
+    if decrement <= DECREMENT_TOL || res.iterations >= opts.max_iter {
+        model.set_theta(&res.x)?;
+        return Ok(report(model, res, &lower, decrement, hessian));
+    }
     let mut fg = |t: &[f64]| evaluate(model, t);
-    let f0 = fg(&theta0)?;
-    let hessian0 = fd_hessian(&mut fg, &theta0, &f0.1).ok().filter(|h| h.llt(faer::Side::Lower).is_ok());
-    let extra = if hessian0.is_some() { theta0.len() } else { 0 };
-    let start = Start { x: theta0, fg: Some(f0), hessian: hessian0 };
-    let mut res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: opts.max_iter })?;
-    res.evaluations += 1 + extra;
+    let start = Start { x: res.x.clone(), fg: Some((res.f, res.grad.clone())), hessian: Some(hessian) };
+    let used = (res.iterations, res.evaluations);
+    let remaining = opts.max_iter.saturating_sub(used.0).max(1);
+    res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: remaining })?;
+    res.iterations += used.0;
+    res.evaluations += used.1;
     let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
     drop(fg);
     model.set_theta(&res.x)?;
     Ok(report(model, res, &lower, decrement, hessian))
+}
+
+/// Projected Newton iterations on H = average information + the curvature of Σ(θ) (made
+/// positive definite by a small ridge when needed), with an Armijo line search on the exact
+/// criterion; a diagonal θ that ends at its bound of 0 is probed once from 0.01. Returns
+/// where it stopped, the last H and its Newton decrement.
+fn ai_newton(model: &mut LmmModel, theta0: Vec<f64>, lower: &[f64], max_iter: usize) -> Result<(OptimResult, Mat<f64>, f64)> {
+    let mut x = theta0;
+    x.iter_mut().zip(lower).for_each(|(v, &l)| *v = v.max(l));
+    let (mut f, mut g) = evaluate(model, &x)?;
+    let mut res = OptimResult { x: vec![], f, grad: vec![], iterations: 0, evaluations: 1, converged: false, message: String::new() };
+    let mut probed = false;
+    loop {
+        let h = ridge_pd(model.average_information(&g));
+        let decrement = newton_decrement(&h, &x, &g, lower);
+        let stop = |x: Vec<f64>, f, g, res: OptimResult, message: &str| OptimResult { x, f, grad: g, message: message.into(), ..res };
+        if decrement <= DECREMENT_TOL * 1e-2 {
+            let stuck = if probed { None } else { stuck_at_zero(&x, &g, lower) };
+            if let Some(k) = stuck {
+                probed = true;
+                let mut trial = x.clone();
+                trial[k] = 0.01;
+                let (ft, gt) = evaluate(model, &trial)?;
+                res.evaluations += 1;
+                if ft < f {
+                    (x, f, g) = (trial, ft, gt);
+                    continue;
+                }
+                evaluate(model, &x)?;
+                res.evaluations += 1;
+            }
+            return Ok((stop(x, f, g, res, "Newton decrement below tolerance"), h, decrement));
+        }
+        if res.iterations >= max_iter {
+            return Ok((stop(x, f, g, res, "iteration limit reached"), h, decrement));
+        }
+        let Some(dir) = newton_direction(&h, &x, &g, lower) else {
+            return Ok((stop(x, f, g, res, "no descent direction"), h, decrement));
+        };
+        let Some((xn, fn_, gn, evals)) = line_search(&mut |t| evaluate(model, t), &x, f, &g, &dir, lower, 1.0)? else {
+            evaluate(model, &x)?;
+            res.evaluations += 1;
+            return Ok((stop(x, f, g, res, "line search failed on the average-information step"), h, decrement));
+        };
+        res.evaluations += evals;
+        res.iterations += 1;
+        (x, f, g) = (xn, fn_, gn);
+    }
+}
+
+/// A diagonal θ at 0 whose gradient is (numerically) zero: for a scalar term 0 is always a
+/// stationary point, possibly a maximum.
+fn stuck_at_zero(x: &[f64], g: &[f64], lower: &[f64]) -> Option<usize> {
+    (0..x.len()).find(|&k| lower[k] == 0.0 && x[k] == 0.0 && g[k].abs() <= 1e-8)
+}
+
+/// H plus the smallest ridge (from 1e-10 of its largest diagonal, ×10) that makes it
+/// positive definite.
+fn ridge_pd(mut h: Mat<f64>) -> Mat<f64> {
+    let n = h.nrows();
+    let scale = (0..n).map(|i| h[(i, i)].abs()).fold(0.0, f64::max).max(1e-12);
+    let mut ridge = 0.0;
+    for _ in 0..30 {
+        if h.llt(faer::Side::Lower).is_ok() {
+            break;
+        }
+        let add = if ridge == 0.0 { 1e-10 * scale } else { 9.0 * ridge };
+        (0..n).for_each(|i| h[(i, i)] += add);
+        ridge += add;
+    }
+    h
 }
 
 /// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped;
