@@ -261,6 +261,7 @@ fn right_solve_lt(l: &[f64], d: usize, m: &mut [f64], nr: usize) {
 
 /// Factor C in place: L with LLᵀ = C, the right-hand-side row holding L⁻¹c.
 pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
+    let mut ti: Vec<usize> = Vec::new();
     for b in 0..s.n_sparse_blocks() {
         let d = s.block(b).2;
         let (dlo, dhi) = m.diag.split_at_mut(s.diag_ptr[b + 1]);
@@ -292,11 +293,19 @@ pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
             }
         }
         let ns = s.n_sparse_rows[b] as usize;
-        for jj in ns..nr {
-            let tj = s.t_index(rows[jj] as usize);
-            for ii in jj..nr {
-                let ti = s.t_index(rows[ii] as usize);
-                m.t[(ti, tj)] -= (0..d).map(|c| col[ii + c * nr] * col[jj + c * nr]).sum::<f64>();
+        ti.clear();
+        ti.extend(rows[ns..].iter().map(|&r| s.t_index(r as usize)));
+        for (j, &tj) in ti.iter().enumerate() {
+            let dst = m.t.col_as_slice_mut(tj);
+            if d == 1 {
+                let cj = col[ns + j];
+                for (i, &t_i) in ti.iter().enumerate().skip(j) {
+                    dst[t_i] -= col[ns + i] * cj;
+                }
+            } else {
+                for (i, &t_i) in ti.iter().enumerate().skip(j) {
+                    dst[t_i] -= (0..d).map(|c| col[ns + i + c * nr] * col[ns + j + c * nr]).sum::<f64>();
+                }
             }
         }
     }
@@ -370,29 +379,46 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
         z.t.as_mut().submatrix_mut(0, 0, upto, upto).copy_from(&out);
     }
     let cutoff = (s.q_sparse + upto) as u32;
-    let mut zrr = Vec::new();
+    let (mut zrr, mut q, mut y, mut inv) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for b in (0..s.n_sparse_blocks()).rev() {
         let d = s.block(b).2;
         let rows = s.block_rows(b);
         let (nr, nk) = (rows.len(), rows.partition_point(|&r| r < cutoff));
         gather_zrr(s, z, b, nk, &mut zrr);
-        let mut q = vec![0.0; nk * d];
         let lcol = l.below_block(s, b);
-        (0..d).for_each(|c| q[c * nk..(c + 1) * nk].copy_from_slice(&lcol[c * nr..c * nr + nk]));
         let lbb = l.diag_block(s, b);
-        if nk > 0 {
+        // Q = L_RJ L_JJ⁻¹
+        q.clear();
+        (0..d).for_each(|c| q.extend_from_slice(&lcol[c * nr..c * nr + nk]));
+        if d == 1 {
+            let inv_l = 1.0 / lbb[0];
+            q.iter_mut().for_each(|v| *v *= inv_l);
+        } else if nk > 0 {
             let qt = MatMut::from_column_major_slice_mut(&mut q, nk, d).transpose_mut();
             solve_upper_triangular_in_place(MatRef::from_column_major_slice(lbb, d, d).transpose(), qt, Par::Seq);
         }
-        let y: Vec<f64> = (0..d).flat_map(|c| (0..nk).map(move |i| (i, c))).map(|(i, c)| (0..nk).map(|j| zrr[i + j * nk] * q[j + c * nk]).sum()).collect();
+        // Y = Z_RR Q (column by column: axpy over the columns of Z_RR)
+        y.clear();
+        y.resize(nk * d, 0.0);
+        for c in 0..d {
+            let yc = &mut y[c * nk..(c + 1) * nk];
+            for j in 0..nk {
+                let qj = q[j + c * nk];
+                if qj != 0.0 {
+                    let zj = &zrr[j * nk..(j + 1) * nk];
+                    yc.iter_mut().zip(zj).for_each(|(y, z)| *y += z * qj);
+                }
+            }
+        }
         let zcol = &mut z.below[s.val_ptr[b]..s.val_ptr[b + 1]];
         zcol.fill(0.0);
         (0..d).for_each(|c| (0..nk).for_each(|i| zcol[i + c * nr] = -y[i + c * nk]));
-        let mut inv = vec![0.0; d * d];
+        inv.clear();
+        inv.resize(d * d, 0.0);
         small_inverse(lbb, d, &mut inv);
         for c in 0..d {
             for r in 0..d {
-                inv[r + c * d] += (0..nk).map(|i| q[i + r * nk] * y[i + c * nk]).sum::<f64>();
+                inv[r + c * d] += q[r * nk..(r + 1) * nk].iter().zip(&y[c * nk..(c + 1) * nk]).map(|(a, b)| a * b).sum::<f64>();
             }
         }
         z.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]].copy_from_slice(&inv);
@@ -401,6 +427,10 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
 
 /// (LLᵀ)⁻¹ for a small lower-triangular L.
 fn small_inverse(l: &[f64], d: usize, out: &mut [f64]) {
+    if d == 1 {
+        out[0] = 1.0 / (l[0] * l[0]);
+        return;
+    }
     out.fill(0.0);
     (0..d).for_each(|i| out[i + i * d] = 1.0);
     let lm = MatRef::from_column_major_slice(l, d, d);
@@ -435,11 +465,11 @@ fn gather_zrr(s: &Structure, z: &BlockValues, b: usize, nk: usize, out: &mut Vec
             }
         }
     }
-    for j in ns..nk {
-        let tj = s.t_index(rows[j] as usize);
-        for i in ns..nk {
-            out[i + j * nk] = z.t[(s.t_index(rows[i] as usize), tj)];
-        }
+    let ti: Vec<usize> = rows[ns..nk].iter().map(|&r| s.t_index(r as usize)).collect();
+    for (jj, &tj) in ti.iter().enumerate() {
+        let zc = z.t.col_as_slice(tj);
+        let dst = &mut out[(ns + jj) * nk + ns..(ns + jj + 1) * nk];
+        dst.iter_mut().zip(&ti).for_each(|(o, &i)| *o = zc[i]);
     }
 }
 
@@ -498,6 +528,8 @@ fn add_abz(out: &mut [f64], m: usize, k: usize, a: impl Fn(usize, usize) -> f64,
 /// (AΛ̃)ᵢ over the first `upto` columns against the columns of Z of i's level block.
 fn dense_trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<f64>], upto: usize, g: &mut [Vec<f64>]) {
     let q_t = s.q - s.q_sparse;
+    let scalar = s.terms[s.n_sparse_terms..].iter().all(|l| l.d == 1);
+    let lv: Vec<f64> = (0..upto).map(|j| if j < q_t && scalar { lam[s.col_term[s.q_sparse + j] as usize][0] } else { 1.0 }).collect();
     let mut lrow = vec![0.0; upto];
     for i in 0..q_t.min(upto) {
         let t = s.col_term[s.q_sparse + i] as usize;
@@ -505,24 +537,28 @@ fn dense_trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<
         let r = (s.q_sparse + i - l.start) % d;
         let level_first = i - r;
         // (AΛ̃)[i, j] = Σ_{j' in j's group} A[j', i] Λ̃[j', j]; A symmetric so column i is row i
-        let acol = a.t.col(i);
-        let mut j = 0;
-        while j < upto {
-            if j >= q_t {
-                lrow[j] = acol[j];
-                j += 1;
-                continue;
+        let acol = &a.t.col_as_slice(i)[..upto];
+        if scalar {
+            lrow.iter_mut().zip(acol).zip(&lv).for_each(|((o, a), l)| *o = a * l);
+        } else {
+            let mut j = 0;
+            while j < upto {
+                if j >= q_t {
+                    lrow[j] = acol[j];
+                    j += 1;
+                    continue;
+                }
+                let u = s.col_term[s.q_sparse + j] as usize;
+                let du = s.terms[u].d;
+                for c in 0..du {
+                    lrow[j + c] = (c..du).map(|k| acol[j + k] * lam[u][k + c * du]).sum();
+                }
+                j += du;
             }
-            let u = s.col_term[s.q_sparse + j] as usize;
-            let du = s.terms[u].d;
-            for c in 0..du {
-                lrow[j + c] = (c..du).map(|k| acol[j + k] * lam[u][k + c * du]).sum();
-            }
-            j += du;
         }
         for c in 0..d {
-            let zc = z.t.col(level_first + c);
-            let v: f64 = (0..upto).map(|j| lrow[j] * zc[j]).sum();
+            let zc = &z.t.col_as_slice(level_first + c)[..upto];
+            let v: f64 = lrow.iter().zip(zc).map(|(a, b)| a * b).sum();
             g[t][r + c * d] += v;
         }
     }

@@ -103,6 +103,16 @@ impl LmmModel {
         self.theta_lower().iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect()
     }
 
+    /// The factor L at the last θ.
+    pub fn factor_values(&self) -> &BlockValues {
+        &self.l
+    }
+
+    /// The cross-products A.
+    pub fn cross_products(&self) -> &BlockValues {
+        &self.a
+    }
+
     /// The state after the last `set_theta`.
     pub fn state(&self) -> &State {
         &self.state

@@ -43,8 +43,6 @@ pub struct LmmFit {
     pub vcov_beta: Mat<f64>,
     /// conditional modes b = Λû, global order
     pub b: Vec<f64>,
-    /// Var(b | y) = σ²ΛM⁻¹Λᵀ per level, d × d column-major blocks in global order
-    pub cond_var: Vec<f64>,
     pub fitted: Vec<f64>,
     pub pwrss: f64,
     pub logdet_m: f64,
@@ -65,7 +63,7 @@ pub fn fit(model: &mut LmmModel, opts: &LmmFitOptions) -> Result<LmmFit> {
     let theta0 = opts.theta0.clone().unwrap_or_else(|| model.theta_start());
     let (mut res, hessian, decrement) = ai_newton(model, theta0, &lower, opts.max_iter)?;
     if decrement <= DECREMENT_TOL || res.iterations >= opts.max_iter {
-        model.set_theta(&res.x)?;
+        // ai_newton leaves the model at res.x
         return Ok(report(model, res, &lower, decrement, hessian));
     }
     let mut fg = |t: &[f64]| evaluate(model, t);
@@ -89,6 +87,12 @@ fn ai_newton(model: &mut LmmModel, theta0: Vec<f64>, lower: &[f64], max_iter: us
     let mut x = theta0;
     x.iter_mut().zip(lower).for_each(|(v, &l)| *v = v.max(l));
     let (mut f, mut g) = evaluate(model, &x)?;
+    let yy: f64 = model.y.iter().zip(&model.w).map(|(y, w)| w * y * y).sum();
+    if !f.is_finite() || g.iter().any(|v| !v.is_finite()) || model.state().pwrss <= 1e-20 * yy {
+        return Err(crate::error::Error::NonFiniteStart {
+            what: format!("criterion {f}; the penalised residual sum of squares is {}: is the response fitted exactly?", model.state().pwrss),
+        });
+    }
     let mut res = OptimResult { x: vec![], f, grad: vec![], iterations: 0, evaluations: 1, converged: false, message: String::new() };
     let mut probed = false;
     loop {
@@ -188,7 +192,6 @@ fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64,
     let state = model.state().clone();
     let sigma2 = state.pwrss / model.n_eff();
     let vcov_beta = model.xtvx_inverse() * faer::Scale(sigma2);
-    let cond_var = conditional_covariances(model, sigma2);
     LmmFit {
         theta: res.x,
         beta: model.beta().to_vec(),
@@ -203,7 +206,6 @@ fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64,
         hessian,
         vcov_beta,
         b: model.b(),
-        cond_var,
         fitted: model.fitted(),
         pwrss: state.pwrss,
         logdet_m: state.logdet_m,
@@ -211,8 +213,11 @@ fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64,
     }
 }
 
-/// σ²ΛM⁻¹Λᵀ for every level (lme4's `condVar`: conditional on β̂).
-fn conditional_covariances(model: &mut LmmModel, sigma2: f64) -> Vec<f64> {
+/// Var(b | y, β̂) = σ²ΛM⁻¹Λᵀ for every level at θ (lme4's `condVar`), d × d column-major
+/// blocks in global order; σ² = r²/n′ at θ.
+pub fn conditional_covariances(model: &mut LmmModel, theta: &[f64]) -> Result<Vec<f64>> {
+    model.set_theta(theta)?;
+    let sigma2 = model.state().pwrss / model.n_eff();
     let minv = model.cond_var_u();
     let lambda = model.lambda().to_vec();
     let mut out = Vec::with_capacity(minv.len());
@@ -230,7 +235,7 @@ fn conditional_covariances(model: &mut LmmModel, sigma2: f64) -> Vec<f64> {
             k += d * d;
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

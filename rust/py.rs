@@ -310,6 +310,15 @@ impl PyLmmModel {
         PyLmmFit::new(py, result)
     }
 
+    /// Var(b | y, β̂) per level at θ: d × d blocks, flat in global order.
+    #[pyo3(signature = (theta, *, reml))]
+    fn cond_var<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<Py<PyArray1<f64>>> {
+        let model = &mut self.inner;
+        model.reml = reml;
+        let v = run_detached(py, None, move || crate::lmm_fit::conditional_covariances(model, &theta))?;
+        Ok(vec_out(py, v))
+    }
+
     /// Hessian of the deviance in (θ, σ) and the derivatives of vcov(β̂) in (θ, σ), at θ.
     #[pyo3(signature = (theta, *, reml))]
     fn varpar_derivatives<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
@@ -340,7 +349,6 @@ pub struct PyLmmFit {
     hessian: Py<PyAny>,
     vcov_beta: Py<PyAny>,
     b: Py<PyArray1<f64>>,
-    cond_var: Py<PyArray1<f64>>,
     fitted: Py<PyArray1<f64>>,
     pwrss: f64,
     logdet_m: f64,
@@ -363,7 +371,6 @@ impl PyLmmFit {
             hessian: mat_out(py, &f.hessian)?,
             vcov_beta: mat_out(py, &f.vcov_beta)?,
             b: vec_out(py, f.b),
-            cond_var: vec_out(py, f.cond_var),
             fitted: vec_out(py, f.fitted),
             pwrss: f.pwrss,
             logdet_m: f.logdet_m,

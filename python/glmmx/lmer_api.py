@@ -107,6 +107,8 @@ def lmer(
     if not np.isfinite(y).all():
         raise ModelSpecError(f"response {design.response.name} has infinite values")
     offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)
+    if np.ptp(y - offset) == 0:
+        raise ModelSpecError(f"response {design.response.name} is constant: there is no variation to model")
     w = np.ones(design.n) if design.weights is None else np.asarray(design.weights, dtype=float)
     if (w <= 0).any():
         raise ModelSpecError(

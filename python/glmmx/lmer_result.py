@@ -40,7 +40,6 @@ class LmerResult:
     evaluations: int
     message: str
     b: tuple[np.ndarray, ...]
-    cond_var: tuple[np.ndarray, ...]
     _fitted: np.ndarray
     X: np.ndarray
     y: np.ndarray
@@ -65,12 +64,8 @@ class LmerResult:
             notes.append("boundary (singular) fit: see help('isSingular')")
         sizes = [t.n_levels * t.d for t in re.terms]
         starts = np.cumsum([0, *sizes])[:-1]
-        b_flat, cv_flat = np.asarray(raw.b), np.asarray(raw.cond_var)
+        b_flat = np.asarray(raw.b)
         b = tuple(b_flat[s : s + n].reshape(t.n_levels, t.d) for s, n, t in zip(starts, sizes, re.terms))
-        cv_sizes = [t.n_levels * t.d * t.d for t in re.terms]
-        cond_var = tuple(
-            cv_flat[s : s + n].reshape(t.n_levels, t.d, t.d) for s, n, t in zip(np.cumsum([0, *cv_sizes])[:-1], cv_sizes, re.terms)
-        )
         return cls(
             formula=formula if isinstance(formula, str) else formula.text,
             reml=reml,
@@ -89,7 +84,6 @@ class LmerResult:
             evaluations=int(raw.evaluations),
             message=raw.message,
             b=b,
-            cond_var=cond_var,
             _fitted=np.asarray(raw.fitted) + offset,
             X=design.X,
             y=y,
@@ -223,6 +217,18 @@ class LmerResult:
                     rows.append((t.name, t.columns[i], t.columns[j], cov[i, j], corr))
         rows.append(("Residual", "", "", self.sigma**2, self.sigma))
         return pl.DataFrame(rows, schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
+
+    @property
+    def cond_var(self) -> tuple[np.ndarray, ...]:
+        """Var(b | y, β̂) per term: an (n_levels, d, d) array each (computed on first use)."""
+        if "cond_var" not in self._cache:
+            flat = np.asarray(self._core.cond_var(list(map(float, self.theta)), reml=self.reml))
+            sizes = [t.n_levels * t.d * t.d for t in self.re.terms]
+            starts = np.cumsum([0, *sizes])[:-1]
+            self._cache["cond_var"] = tuple(
+                flat[s : s + n].reshape(t.n_levels, t.d, t.d) for s, n, t in zip(starts, sizes, self.re.terms)
+            )
+        return self._cache["cond_var"]
 
     def ranef(self):
         """polars DataFrame: group, level, term, mode, cond_sd — conditional modes of the random
