@@ -37,17 +37,28 @@ impl BlockValues {
 
     /// A = [Z E]ᵀW[Z E] for row weights `w` and extra columns `extras` (row-major n × extra).
     pub fn cross_products(s: &Structure, terms: &[ReTermData], w: &[f64], extras: &[f64]) -> Result<Self> {
-        let e = s.extra;
         let mut a = Self::zeros(s);
+        a.fill_cross_products(s, terms, w, extras, None)?;
+        Ok(a)
+    }
+
+    /// Overwrite with A = [Z E]ᵀW[Z E]. When `extras_block` is given it is EᵀWE (extra × extra),
+    /// computed by the caller (e.g. as one matrix product), and the row loop skips that part.
+    pub fn fill_cross_products(&mut self, s: &Structure, terms: &[ReTermData], w: &[f64], extras: &[f64], extras_block: Option<&Mat<f64>>) -> Result<()> {
+        let e = s.extra;
+        self.diag.fill(0.0);
+        self.below.fill(0.0);
+        self.t.fill(0.0);
         let mut idx: Vec<usize> = Vec::new();
         let mut val: Vec<f64> = Vec::new();
+        let n_dense_extras = if extras_block.is_some() { 0 } else { e };
         for (i, &wi) in w.iter().enumerate() {
             if wi == 0.0 {
                 continue;
             }
             let xe = &extras[i * e..(i + 1) * e];
             for t in 0..s.n_sparse_terms {
-                add_sparse_row(s, terms, &mut a, t, i, wi, xe)?;
+                add_sparse_row(s, terms, self, t, i, wi, xe)?;
             }
             idx.clear();
             val.clear();
@@ -57,17 +68,27 @@ impl BlockValues {
                 idx.extend(first..first + du);
                 val.extend_from_slice(&term.z[i * du..(i + 1) * du]);
             }
+            let n_re = idx.len();
             idx.extend(s.n_t - e..s.n_t);
             val.extend_from_slice(xe);
-            for (jj, &j) in idx.iter().enumerate() {
+            for (jj, &j) in idx.iter().enumerate().take(n_re + n_dense_extras) {
                 let wv = wi * val[jj];
+                let col = self.t.col_as_slice_mut(j);
                 for ii in jj..idx.len() {
-                    a.t[(idx[ii], j)] += wv * val[ii];
+                    col[idx[ii]] += wv * val[ii];
                 }
             }
         }
-        symmetrize(a.t.as_mut());
-        Ok(a)
+        if let Some(eb) = extras_block {
+            let o = s.n_t - e;
+            for j in 0..e {
+                for i in j..e {
+                    self.t[(o + i, o + j)] = eb[(i, j)];
+                }
+            }
+        }
+        symmetrize(self.t.as_mut());
+        Ok(())
     }
 
     /// The diagonal block of sparse block b (d × d, column-major).

@@ -13,6 +13,7 @@ pub mod family;
 pub mod ghq;
 pub mod glm;
 pub mod glmm;
+pub mod laplace_gradient;
 pub mod linalg;
 pub mod lmm;
 pub mod lmm_fit;
@@ -20,6 +21,7 @@ pub mod nagq0;
 pub mod optim;
 pub mod par;
 pub mod pirls;
+pub mod pirls_sparse;
 pub mod remat;
 pub mod satterthwaite;
 #[cfg(test)]
