@@ -37,36 +37,73 @@ impl BlockValues {
 
     /// A = [Z E]ᵀW[Z E] for row weights `w` and extra columns `extras` (row-major n × extra).
     pub fn cross_products(s: &Structure, terms: &[ReTermData], w: &[f64], extras: &[f64]) -> Result<Self> {
+        let plan = RowPlan::new(s, terms)?;
         let mut a = Self::zeros(s);
-        a.fill_cross_products(s, terms, w, extras, None)?;
+        a.fill_cross_products(s, &plan, terms, w, extras, None);
         Ok(a)
     }
 
     /// Overwrite with A = [Z E]ᵀW[Z E]. When `extras_block` is given it is EᵀWE (extra × extra),
     /// computed by the caller (e.g. as one matrix product), and the row loop skips that part.
-    pub fn fill_cross_products(&mut self, s: &Structure, terms: &[ReTermData], w: &[f64], extras: &[f64], extras_block: Option<&Mat<f64>>) -> Result<()> {
-        let e = s.extra;
+    pub fn fill_cross_products(&mut self, s: &Structure, plan: &RowPlan, terms: &[ReTermData], w: &[f64], extras: &[f64], extras_block: Option<&Mat<f64>>) {
+        let (e, k, nst) = (s.extra, terms.len(), s.n_sparse_terms);
         self.diag.fill(0.0);
         self.below.fill(0.0);
         self.t.fill(0.0);
+        let n_dense_extras = if extras_block.is_some() { 0 } else { e };
         let mut idx: Vec<usize> = Vec::new();
         let mut val: Vec<f64> = Vec::new();
-        let n_dense_extras = if extras_block.is_some() { 0 } else { e };
         for (i, &wi) in w.iter().enumerate() {
             if wi == 0.0 {
                 continue;
             }
             let xe = &extras[i * e..(i + 1) * e];
-            for t in 0..s.n_sparse_terms {
-                add_sparse_row(s, terms, self, t, i, wi, xe)?;
+            let first = &plan.first[i * k..(i + 1) * k];
+            let mut pos = plan.pos[i * plan.pairs..(i + 1) * plan.pairs].iter();
+            for t in 0..nst {
+                let d = terms[t].d;
+                let zt = &terms[t].z[i * d..(i + 1) * d];
+                let b = plan.block[i * nst + t] as usize;
+                let nr = s.row_ptr[b + 1] - s.row_ptr[b];
+                let diag = &mut self.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]];
+                let vals = &mut self.below[s.val_ptr[b]..s.val_ptr[b + 1]];
+                if d == 1 {
+                    let wz = wi * zt[0];
+                    diag[0] += wz * zt[0];
+                    for u in t + 1..k {
+                        let p = *pos.next().unwrap_or(&0) as usize;
+                        let du = terms[u].d;
+                        terms[u].z[i * du..(i + 1) * du].iter().enumerate().for_each(|(r, z)| vals[p + r] += wz * z);
+                    }
+                    vals[nr - e..].iter_mut().zip(xe).for_each(|(v, x)| *v += wz * x);
+                    continue;
+                }
+                for c in 0..d {
+                    for r in 0..d {
+                        diag[r + c * d] += wi * zt[r] * zt[c];
+                    }
+                }
+                for u in t + 1..k {
+                    let p = *pos.next().unwrap_or(&0) as usize;
+                    let du = terms[u].d;
+                    let zu = &terms[u].z[i * du..(i + 1) * du];
+                    for c in 0..d {
+                        (0..du).for_each(|r| vals[p + r + c * nr] += wi * zu[r] * zt[c]);
+                    }
+                }
+                for c in 0..d {
+                    (0..e).for_each(|kk| vals[nr - e + kk + c * nr] += wi * xe[kk] * zt[c]);
+                }
+            }
+            if nst == k && n_dense_extras == 0 {
+                continue;
             }
             idx.clear();
             val.clear();
-            for (u, term) in terms.iter().enumerate().skip(s.n_sparse_terms) {
-                let (lu, du) = (&s.terms[u], term.d);
-                let first = s.t_index(lu.start + term.codes[i] as usize * du);
-                idx.extend(first..first + du);
-                val.extend_from_slice(&term.z[i * du..(i + 1) * du]);
+            for (u, term) in terms.iter().enumerate().skip(nst) {
+                let f = s.t_index(first[u] as usize);
+                idx.extend(f..f + term.d);
+                val.extend_from_slice(&term.z[i * term.d..(i + 1) * term.d]);
             }
             let n_re = idx.len();
             idx.extend(s.n_t - e..s.n_t);
@@ -88,7 +125,6 @@ impl BlockValues {
             }
         }
         symmetrize(self.t.as_mut());
-        Ok(())
     }
 
     /// The diagonal block of sparse block b (d × d, column-major).
@@ -102,38 +138,39 @@ impl BlockValues {
     }
 }
 
-/// Row i's contribution to the diagonal block and column of its level of sparse term t.
-fn add_sparse_row(s: &Structure, terms: &[ReTermData], a: &mut BlockValues, t: usize, i: usize, wi: f64, xe: &[f64]) -> Result<()> {
-    let (lt, d) = (&s.terms[t], terms[t].d);
-    let b = lt.first_block + terms[t].codes[i] as usize;
-    let zt = &terms[t].z[i * d..(i + 1) * d];
-    let diag = &mut a.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]];
-    for c in 0..d {
-        for r in 0..d {
-            diag[r + c * d] += wi * zt[r] * zt[c];
-        }
-    }
-    let rows = s.block_rows(b);
-    let nr = rows.len();
-    let vals = &mut a.below[s.val_ptr[b]..s.val_ptr[b + 1]];
-    for (u, later) in terms.iter().enumerate().skip(t + 1) {
-        let du = later.d;
-        let first = (s.terms[u].start + later.codes[i] as usize * du) as u32;
-        let pos = rows.binary_search(&first).map_err(|_| Error::bad_input("internal: cross-product outside the symbolic pattern"))?;
-        let zu = &later.z[i * du..(i + 1) * du];
-        for c in 0..d {
-            for r in 0..du {
-                vals[pos + r + c * nr] += wi * zu[r] * zt[c];
+/// Where each row's cross-products go: the first global column of its level in every term,
+/// its block in every sparse term, and the position of every later term's level in that
+/// block's pattern. Computed once per model, so the per-row work is a few multiply-adds.
+#[derive(Clone, Debug)]
+pub struct RowPlan {
+    first: Vec<u32>,
+    block: Vec<u32>,
+    pos: Vec<u32>,
+    pairs: usize,
+}
+
+impl RowPlan {
+    /// The plan for `terms` on structure `s`.
+    pub fn new(s: &Structure, terms: &[ReTermData]) -> Result<Self> {
+        let (k, nst) = (terms.len(), s.n_sparse_terms);
+        let n = terms.first().map_or(0, |t| t.codes.len());
+        let pairs: usize = (0..nst).map(|t| k - t - 1).sum();
+        let (mut first, mut block, mut pos) = (Vec::with_capacity(n * k), Vec::with_capacity(n * nst), Vec::with_capacity(n * pairs));
+        for i in 0..n {
+            let f: Vec<usize> = terms.iter().zip(&s.terms).map(|(t, l)| l.start + t.codes[i] as usize * t.d).collect();
+            first.extend(f.iter().map(|&v| v as u32));
+            for t in 0..nst {
+                let b = s.block_of(f[t]);
+                block.push(b as u32);
+                let rows = s.block_rows(b);
+                for &fu in &f[t + 1..] {
+                    let p = rows.binary_search(&(fu as u32)).map_err(|_| Error::bad_input("internal: cross-product outside the symbolic pattern"))?;
+                    pos.push(p as u32);
+                }
             }
         }
+        Ok(RowPlan { first, block, pos, pairs })
     }
-    let e = xe.len();
-    for c in 0..d {
-        for k in 0..e {
-            vals[nr - e + k + c * nr] += wi * xe[k] * zt[c];
-        }
-    }
-    Ok(())
 }
 
 /// Copy the lower triangle to the upper.

@@ -20,30 +20,40 @@ fn leverages(parts: &Parts) -> Vec<f64> {
     let s = parts.s;
     let k = parts.terms.len();
     let n = parts.obs.len();
+    let dmax = parts.terms.iter().map(|t| t.d).max().unwrap_or(1);
+    let mut zt = vec![0.0; k * dmax];
+    let mut first = vec![0usize; k];
     let mut out = vec![0.0; n];
     for (i, o) in out.iter_mut().enumerate() {
-        let zt: Vec<Vec<f64>> = (0..k).map(|t| ztilde(parts, i, t)).collect();
-        let first: Vec<usize> = (0..k).map(|t| s.terms[t].start + parts.terms[t].codes[i] as usize * parts.terms[t].d).collect();
+        for t in 0..k {
+            let (term, lam) = (&parts.terms[t], &parts.lambda[t]);
+            let d = term.d;
+            for c in 0..d {
+                zt[t * dmax + c] = (c..d).map(|r| lam[r + c * d] * term.z[i * d + r]).sum();
+            }
+            first[t] = s.terms[t].start + term.codes[i] as usize * d;
+        }
+        let ztv = |t: usize, r: usize| zt[t * dmax + r];
         let mut h = 0.0;
         for t in 0..k {
             let d = parts.terms[t].d;
             if first[t] < s.q_sparse {
                 let b = s.block_of(first[t]);
                 let zd = parts.z.diag_block(s, b);
-                h += (0..d).map(|c| (0..d).map(|r| zt[t][r] * zd[r + c * d] * zt[t][c]).sum::<f64>()).sum::<f64>();
+                h += (0..d).map(|c| (0..d).map(|r| ztv(t, r) * zd[r + c * d] * ztv(t, c)).sum::<f64>()).sum::<f64>();
                 let rows = s.block_rows(b);
                 let nr = rows.len();
                 let zc = parts.z.below_block(s, b);
                 for u in t + 1..k {
                     let du = parts.terms[u].d;
                     let pos = rows.binary_search(&(first[u] as u32)).unwrap_or(0);
-                    h += 2.0 * (0..d).map(|c| (0..du).map(|r| zt[u][r] * zc[pos + r + c * nr] * zt[t][c]).sum::<f64>()).sum::<f64>();
+                    h += 2.0 * (0..d).map(|c| (0..du).map(|r| ztv(u, r) * zc[pos + r + c * nr] * ztv(t, c)).sum::<f64>()).sum::<f64>();
                 }
             } else {
                 for u in t..k {
                     let du = parts.terms[u].d;
                     let (ot, ou) = (s.t_index(first[t]), s.t_index(first[u]));
-                    let v: f64 = (0..d).map(|c| (0..du).map(|r| zt[u][r] * parts.z.t[(ou + r, ot + c)] * zt[t][c]).sum::<f64>()).sum();
+                    let v: f64 = (0..d).map(|c| (0..du).map(|r| ztv(u, r) * parts.z.t[(ou + r, ot + c)] * ztv(t, c)).sum::<f64>()).sum();
                     h += if u == t { v } else { 2.0 * v };
                 }
             }
@@ -67,9 +77,9 @@ fn zt_times(parts: &Parts, v: &[f64]) -> Vec<f64> {
 
 /// Gradient of the Laplace deviance in (θ, β) (`joint` = false), or of the nAGQ = 0
 /// criterion in θ (`joint` = true, β at the joint mode), at the mode left by `finish`.
-pub fn gradient(model: &mut SparseGlmm, beta: &[f64], joint: bool) -> Result<Vec<f64>> {
+pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     let traces = model.trace_sums_at_mode(joint);
-    let observed = if model.canonical() { None } else { Some(model.factor_observed(beta, joint)?) };
+    let observed = if model.canonical() { None } else { Some(model.factor_observed(joint)?) };
     let parts = model.parts(joint);
     let (q, p, n) = (parts.s.q, parts.p, parts.obs.len());
     let lev = leverages(&parts);

@@ -3,6 +3,7 @@
 //! evaluation. Python bindings live in `py.rs` behind the `python` feature.
 
 pub mod agq;
+pub mod ai_newton;
 pub mod blocked;
 pub mod blocked_factor;
 pub mod cluster;
@@ -13,6 +14,7 @@ pub mod family;
 pub mod ghq;
 pub mod glm;
 pub mod glmm;
+pub mod glmm_sparse_fit;
 pub mod laplace_gradient;
 pub mod linalg;
 pub mod lmm;

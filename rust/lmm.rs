@@ -13,7 +13,7 @@
 //! pattern of θₖ in Λ), where res = y − Xβ̂ − ZΛû.
 
 use crate::blocked::{ReTermData, Structure};
-use crate::blocked_factor::{BlockValues, assemble, factor, logdets, selected_inverse, solve, solve_columns, trace_sums};
+use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, selected_inverse, solve, solve_columns, trace_sums};
 use crate::error::{Error, Result};
 use faer::Mat;
 
@@ -67,7 +67,9 @@ impl LmmModel {
         let structure = Structure::new(&terms, n, p + 1)?;
         let x: Vec<f64> = (0..n).flat_map(|i| (0..p).map(move |j| x_colmajor[i + j * n])).collect();
         let extras: Vec<f64> = (0..n).flat_map(|i| x[i * p..(i + 1) * p].iter().copied().chain(std::iter::once(y[i]))).collect();
-        let a = BlockValues::cross_products(&structure, &terms, w, &extras)?;
+        let plan = RowPlan::new(&structure, &terms)?;
+        let mut a = BlockValues::zeros(&structure);
+        a.fill_cross_products(&structure, &plan, &terms, w, &extras, None);
         let lambda = structure.terms.iter().map(|t| vec![0.0; t.d * t.d]).collect();
         let sum_log_w = w.iter().map(|v| v.ln()).sum();
         Ok(LmmModel {
@@ -330,47 +332,8 @@ impl LmmModel {
             let a = 0.5 * (0..n).map(|i| v[(i, k)] * pv[(i, l)] + v[(i, l)] * pv[(i, k)]).sum::<f64>();
             ne * (a / r2 - c[k] * c[l] / (r2 * r2))
         });
-        self.add_sigma_curvature(gradient, &mut h);
+        add_sigma_curvature(&self.structure.terms, &self.lambda, gradient, &mut h);
         h
-    }
-
-    /// Add Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ per term, γ = ∂d/∂Σ solved from the θ-gradient
-    /// (∂d/∂Λ_rc = Σ_ab γ_ab ∂Σ_ab/∂Λ_rc); terms with a (nearly) singular Λ are left out.
-    fn add_sigma_curvature(&self, gradient: &[f64], h: &mut Mat<f64>) {
-        use faer::prelude::Solve;
-        for (l, lam) in self.structure.terms.iter().zip(&self.lambda) {
-            let d = l.d;
-            let diag_max = (0..d).map(|i| lam[i + i * d].abs()).fold(0.0, f64::max);
-            if (0..d).any(|i| lam[i + i * d].abs() <= 1e-6 * diag_max.max(1e-300)) {
-                continue;
-            }
-            let pos: Vec<(usize, usize)> = (0..d).flat_map(|c| (c..d).map(move |r| (r, c))).collect();
-            let m = pos.len();
-            let jac = Mat::from_fn(m, m, |k, ab| {
-                let ((r, c), (a, b)) = (pos[k], pos[ab]);
-                let mut v = 0.0;
-                if a == r {
-                    v += lam[b + c * d];
-                }
-                if b == r {
-                    v += lam[a + c * d];
-                }
-                v
-            });
-            let rhs = Mat::from_fn(m, 1, |k, _| gradient[l.theta_start + k]);
-            let gamma = jac.partial_piv_lu().solve(&rhs);
-            let gam = |a: usize, b: usize| {
-                let (a, b) = (a.max(b), a.min(b));
-                gamma[(pos.iter().position(|&x| x == (a, b)).unwrap_or(0), 0)]
-            };
-            for (k, &(r, c)) in pos.iter().enumerate() {
-                for (kk, &(r2, c2)) in pos.iter().enumerate() {
-                    if c == c2 {
-                        h[(l.theta_start + k, l.theta_start + kk)] += if r == r2 { 2.0 * gam(r, r) } else { gam(r, r2) };
-                    }
-                }
-            }
-        }
     }
 
     /// (RXᵀRX)⁻¹ = (XᵀV⁻¹X)⁻¹σ² / σ² at the last θ: the covariance of β̂ over σ².
@@ -404,6 +367,46 @@ impl LmmModel {
         out
     }
 }
+
+/// Add Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ per term, γ = ∂d/∂Σ solved from the θ-gradient
+/// (∂d/∂Λ_rc = Σ_ab γ_ab ∂Σ_ab/∂Λ_rc); terms with a (nearly) singular Λ are left out.
+pub fn add_sigma_curvature(layouts: &[crate::blocked::TermLayout], lambda: &[Vec<f64>], gradient: &[f64], h: &mut Mat<f64>) {
+    use faer::prelude::Solve;
+    for (l, lam) in layouts.iter().zip(lambda) {
+        let d = l.d;
+        let diag_max = (0..d).map(|i| lam[i + i * d].abs()).fold(0.0, f64::max);
+        if (0..d).any(|i| lam[i + i * d].abs() <= 1e-6 * diag_max.max(1e-300)) {
+            continue;
+        }
+        let pos: Vec<(usize, usize)> = (0..d).flat_map(|c| (c..d).map(move |r| (r, c))).collect();
+        let m = pos.len();
+        let jac = Mat::from_fn(m, m, |k, ab| {
+            let ((r, c), (a, b)) = (pos[k], pos[ab]);
+            let mut v = 0.0;
+            if a == r {
+                v += lam[b + c * d];
+            }
+            if b == r {
+                v += lam[a + c * d];
+            }
+            v
+        });
+        let rhs = Mat::from_fn(m, 1, |k, _| gradient[l.theta_start + k]);
+        let gamma = jac.partial_piv_lu().solve(&rhs);
+        let gam = |a: usize, b: usize| {
+            let (a, b) = (a.max(b), a.min(b));
+            gamma[(pos.iter().position(|&x| x == (a, b)).unwrap_or(0), 0)]
+        };
+        for (k, &(r, c)) in pos.iter().enumerate() {
+            for (kk, &(r2, c2)) in pos.iter().enumerate() {
+                if c == c2 {
+                    h[(l.theta_start + k, l.theta_start + kk)] += if r == r2 { 2.0 * gam(r, r) } else { gam(r, r2) };
+                }
+            }
+        }
+    }
+}
+
 
 #[cfg(test)]
 pub(crate) mod tests {

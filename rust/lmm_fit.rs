@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::lmm::LmmModel;
+use crate::ai_newton::{AiObjective, ai_newton};
 use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
 use faer::Mat;
 
@@ -52,6 +53,12 @@ pub struct LmmFit {
 /// The criterion and its gradient at θ.
 pub fn evaluate(model: &mut LmmModel, theta: &[f64]) -> Result<(f64, Vec<f64>)> {
     model.set_theta(theta)?;
+    let yy: f64 = model.y.iter().zip(&model.w).map(|(y, w)| w * y * y).sum();
+    if model.state().pwrss <= 1e-20 * yy {
+        return Err(crate::error::Error::NonFiniteStart {
+            what: format!("the penalised residual sum of squares is {}: is the response fitted exactly?", model.state().pwrss),
+        });
+    }
     Ok((model.objective(), model.gradient()))
 }
 
@@ -61,7 +68,7 @@ pub fn evaluate(model: &mut LmmModel, theta: &[f64]) -> Result<(f64, Vec<f64>)> 
 pub fn fit(model: &mut LmmModel, opts: &LmmFitOptions) -> Result<LmmFit> {
     let lower = model.theta_lower();
     let theta0 = opts.theta0.clone().unwrap_or_else(|| model.theta_start());
-    let (mut res, hessian, decrement) = ai_newton(model, theta0, &lower, opts.max_iter)?;
+    let (mut res, hessian, decrement) = ai_newton(&mut LmmAi(model), theta0, &lower, opts.max_iter, DECREMENT_TOL * 1e-2)?;
     if decrement <= DECREMENT_TOL || res.iterations >= opts.max_iter {
         // ai_newton leaves the model at res.x
         return Ok(report(model, res, &lower, decrement, hessian));
@@ -79,81 +86,17 @@ pub fn fit(model: &mut LmmModel, opts: &LmmFitOptions) -> Result<LmmFit> {
     Ok(report(model, res, &lower, decrement, hessian))
 }
 
-/// Projected Newton iterations on H = average information + the curvature of Σ(θ) (made
-/// positive definite by a small ridge when needed), with an Armijo line search on the exact
-/// criterion; a diagonal θ that ends at its bound of 0 is probed once from 0.01. Returns
-/// where it stopped, the last H and its Newton decrement.
-fn ai_newton(model: &mut LmmModel, theta0: Vec<f64>, lower: &[f64], max_iter: usize) -> Result<(OptimResult, Mat<f64>, f64)> {
-    let mut x = theta0;
-    x.iter_mut().zip(lower).for_each(|(v, &l)| *v = v.max(l));
-    let (mut f, mut g) = evaluate(model, &x)?;
-    let yy: f64 = model.y.iter().zip(&model.w).map(|(y, w)| w * y * y).sum();
-    if !f.is_finite() || g.iter().any(|v| !v.is_finite()) || model.state().pwrss <= 1e-20 * yy {
-        return Err(crate::error::Error::NonFiniteStart {
-            what: format!("criterion {f}; the penalised residual sum of squares is {}: is the response fitted exactly?", model.state().pwrss),
-        });
-    }
-    let mut res = OptimResult { x: vec![], f, grad: vec![], iterations: 0, evaluations: 1, converged: false, message: String::new() };
-    let mut probed = false;
-    loop {
-        let h = ridge_pd(model.average_information(&g));
-        let decrement = newton_decrement(&h, &x, &g, lower);
-        let stop = |x: Vec<f64>, f, g, res: OptimResult, message: &str| OptimResult { x, f, grad: g, message: message.into(), ..res };
-        if decrement <= DECREMENT_TOL * 1e-2 {
-            let stuck = if probed { None } else { stuck_at_zero(&x, &g, lower) };
-            if let Some(k) = stuck {
-                probed = true;
-                let mut trial = x.clone();
-                trial[k] = 0.01;
-                let (ft, gt) = evaluate(model, &trial)?;
-                res.evaluations += 1;
-                if ft < f {
-                    (x, f, g) = (trial, ft, gt);
-                    continue;
-                }
-                evaluate(model, &x)?;
-                res.evaluations += 1;
-            }
-            return Ok((stop(x, f, g, res, "Newton decrement below tolerance"), h, decrement));
-        }
-        if res.iterations >= max_iter {
-            return Ok((stop(x, f, g, res, "iteration limit reached"), h, decrement));
-        }
-        let Some(dir) = newton_direction(&h, &x, &g, lower) else {
-            return Ok((stop(x, f, g, res, "no descent direction"), h, decrement));
-        };
-        let Some((xn, fn_, gn, evals)) = line_search(&mut |t| evaluate(model, t), &x, f, &g, &dir, lower, 1.0)? else {
-            evaluate(model, &x)?;
-            res.evaluations += 1;
-            return Ok((stop(x, f, g, res, "line search failed on the average-information step"), h, decrement));
-        };
-        res.evaluations += evals;
-        res.iterations += 1;
-        (x, f, g) = (xn, fn_, gn);
-    }
-}
+/// The profiled criterion with its average-information Hessian.
+struct LmmAi<'a>(&'a mut LmmModel);
 
-/// A diagonal θ at 0 whose gradient is (numerically) zero: for a scalar term 0 is always a
-/// stationary point, possibly a maximum.
-fn stuck_at_zero(x: &[f64], g: &[f64], lower: &[f64]) -> Option<usize> {
-    (0..x.len()).find(|&k| lower[k] == 0.0 && x[k] == 0.0 && g[k].abs() <= 1e-8)
-}
-
-/// H plus the smallest ridge (from 1e-10 of its largest diagonal, ×10) that makes it
-/// positive definite.
-fn ridge_pd(mut h: Mat<f64>) -> Mat<f64> {
-    let n = h.nrows();
-    let scale = (0..n).map(|i| h[(i, i)].abs()).fold(0.0, f64::max).max(1e-12);
-    let mut ridge = 0.0;
-    for _ in 0..30 {
-        if h.llt(faer::Side::Lower).is_ok() {
-            break;
-        }
-        let add = if ridge == 0.0 { 1e-10 * scale } else { 9.0 * ridge };
-        (0..n).for_each(|i| h[(i, i)] += add);
-        ridge += add;
+impl AiObjective for LmmAi<'_> {
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        evaluate(self.0, x)
     }
-    h
+
+    fn hessian(&mut self, gradient: &[f64]) -> Result<Mat<f64>> {
+        Ok(self.0.average_information(gradient))
+    }
 }
 
 /// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped;

@@ -13,7 +13,7 @@
 //! lme4's nAGQ = 0 the inner variables are (u, β) jointly and M_O becomes the joint system.
 
 use crate::blocked::{ReTermData, Structure};
-use crate::blocked_factor::{BlockValues, assemble, factor, logdets, selected_inverse, solve, solve_columns, trace_sums};
+use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, selected_inverse, solve, solve_columns, trace_sums};
 use crate::error::{Error, Result};
 use crate::family::{Family, Link, ObsTerms};
 use faer::Mat;
@@ -26,8 +26,10 @@ const MODE_TOL: f64 = 1e-22;
 const FULL_STEP: f64 = 1e-9;
 
 /// One system: its structure, cross-products, factor and selected inverse.
+#[derive(Clone)]
 struct System {
     s: Structure,
+    plan: RowPlan,
     a: BlockValues,
     l: BlockValues,
     z: BlockValues,
@@ -36,12 +38,14 @@ struct System {
 impl System {
     fn new(terms: &[ReTermData], n: usize, extra: usize) -> Result<Self> {
         let s = Structure::new(terms, n, extra)?;
+        let plan = RowPlan::new(&s, terms)?;
         let a = BlockValues::zeros(&s);
-        Ok(System { l: a.clone(), z: a.clone(), a, s })
+        Ok(System { l: a.clone(), z: a.clone(), a, s, plan })
     }
 }
 
 /// The GLMM with its data and workspaces.
+#[derive(Clone)]
 pub struct SparseGlmm {
     pub n: usize,
     pub p: usize,
@@ -61,6 +65,13 @@ pub struct SparseGlmm {
     lambda: Vec<Vec<f64>>,
     obs: Vec<ObsTerms>,
     eta: Vec<f64>,
+    /// Xβ + o for `lin_beta`
+    lin: Vec<f64>,
+    lin_beta: Vec<f64>,
+    /// X column-major, and row-major [X, working response] for the joint system
+    xc: Mat<f64>,
+    joint_extras: Vec<f64>,
+    xw: Mat<f64>,
 }
 
 /// Deviance and gradient (θ, then β for the Laplace deviance).
@@ -105,6 +116,11 @@ impl SparseGlmm {
             lambda,
             obs: vec![ObsTerms::default(); n],
             eta: vec![0.0; n],
+            lin: offset.to_vec(),
+            lin_beta: vec![f64::NAN; p],
+            xc: Mat::from_fn(n, p, |i, j| x_colmajor[i + j * n]),
+            joint_extras: (0..n).flat_map(|i| (0..=p).map(move |j| if j < p { x_colmajor[i + j * n] } else { 0.0 })).collect(),
+            xw: Mat::zeros(n, p),
         })
     }
 
@@ -165,19 +181,27 @@ impl SparseGlmm {
 
     /// η = Xβ + o + ZΛu into `self.eta`.
     fn set_eta(&mut self, u: &[f64], beta: &[f64]) {
+        if self.lin_beta.as_slice() != beta {
+            let p = self.p;
+            for (i, l) in self.lin.iter_mut().enumerate() {
+                *l = self.offset[i] + self.x[i * p..(i + 1) * p].iter().zip(beta).map(|(x, b)| x * b).sum::<f64>();
+            }
+            self.lin_beta.copy_from_slice(beta);
+        }
         let b = self.b_of(u);
-        let (p, terms, starts) = (self.p, &self.terms, &self.u_sys.s.terms);
-        for (i, eta) in self.eta.iter_mut().enumerate() {
-            let fixed: f64 = self.x[i * p..(i + 1) * p].iter().zip(beta).map(|(x, b)| x * b).sum();
-            let random: f64 = terms
-                .iter()
-                .zip(starts)
-                .map(|(t, l)| {
-                    let o = l.start + t.codes[i] as usize * t.d;
-                    t.z[i * t.d..(i + 1) * t.d].iter().zip(&b[o..o + t.d]).map(|(z, b)| z * b).sum::<f64>()
-                })
-                .sum();
-            *eta = self.offset[i] + fixed + random;
+        self.eta.copy_from_slice(&self.lin);
+        for (t, l) in self.terms.iter().zip(&self.u_sys.s.terms) {
+            let d = t.d;
+            if d == 1 {
+                for (i, eta) in self.eta.iter_mut().enumerate() {
+                    *eta += t.z[i] * b[l.start + t.codes[i] as usize];
+                }
+            } else {
+                for (i, eta) in self.eta.iter_mut().enumerate() {
+                    let o = l.start + t.codes[i] as usize * d;
+                    *eta += t.z[i * d..(i + 1) * d].iter().zip(&b[o..o + d]).map(|(z, b)| z * b).sum::<f64>();
+                }
+            }
         }
     }
 
@@ -192,29 +216,55 @@ impl SparseGlmm {
     /// Cross-products of the u-system (`joint` = false) or the joint system with weights
     /// `w` and working response ηᵢ − oᵢ (− xᵢβ for the u-system) + sᵢ/w_F,ᵢ, then assemble
     /// and factor.
-    fn factor_at(&mut self, joint: bool, observed: bool, beta: &[f64]) -> Result<()> {
-        let (n, p) = (self.n, self.p);
+    fn factor_at(&mut self, joint: bool, observed: bool) -> Result<()> {
+        let n = self.n;
         let w: Vec<f64> = self.obs.iter().map(|t| if observed { t.w_obs } else { t.w_fisher }).collect();
+        // working response: z̃ᵀu + s/w_F (u-system), or that plus Xβ (joint system)
         let work: Vec<f64> = (0..n)
             .map(|i| {
                 let t = &self.obs[i];
-                let fixed: f64 = if joint { 0.0 } else { self.x[i * p..(i + 1) * p].iter().zip(beta).map(|(x, b)| x * b).sum() };
-                let wf = t.w_fisher;
-                self.eta[i] - self.offset[i] - fixed + if wf > 0.0 { t.score / wf } else { 0.0 }
+                let base = if joint { self.eta[i] - self.offset[i] } else { self.eta[i] - self.lin[i] };
+                base + if t.w_fisher > 0.0 { t.score / t.w_fisher } else { 0.0 }
             })
             .collect();
+        if joint {
+            let block = self.joint_extras_block(&w, &work);
+            let sys = &mut self.joint;
+            sys.a.fill_cross_products(&sys.s, &sys.plan, &self.terms, &w, &self.joint_extras, Some(&block));
+        } else {
+            let sys = &mut self.u_sys;
+            sys.a.fill_cross_products(&sys.s, &sys.plan, &self.terms, &w, &work, None);
+        }
         let sys = if joint { &mut self.joint } else { &mut self.u_sys };
-        let e = sys.s.extra;
-        let extras: Vec<f64> = if joint { (0..n).flat_map(|i| self.x[i * p..(i + 1) * p].iter().copied().chain(std::iter::once(work[i]))).collect() } else { work };
-        let block = if joint { Some(extras_block(&extras, &w, n, e)) } else { None };
-        sys.a.fill_cross_products(&sys.s, &self.terms, &w, &extras, block.as_ref())?;
         assemble(&sys.s, &sys.a, &self.lambda, &mut sys.l);
         factor(&sys.s, &mut sys.l)
     }
 
+    /// [X z]ᵀW[X z] with XᵀWX as one matrix product; stores z in the joint extras.
+    fn joint_extras_block(&mut self, w: &[f64], work: &[f64]) -> Mat<f64> {
+        let (n, p) = (self.n, self.p);
+        for i in 0..n {
+            self.joint_extras[i * (p + 1) + p] = work[i];
+        }
+        for j in 0..p {
+            let (src, dst) = (self.xc.col_as_slice(j), self.xw.col_as_slice_mut(j));
+            dst.iter_mut().zip(src).zip(w).for_each(|((d, x), w)| *d = x * w);
+        }
+        let xtwx = self.xw.transpose() * &self.xc;
+        let mut out = Mat::<f64>::zeros(p + 1, p + 1);
+        out.as_mut().submatrix_mut(0, 0, p, p).copy_from(&xtwx);
+        for j in 0..p {
+            let v: f64 = self.xw.col_as_slice(j).iter().zip(work).map(|(a, b)| a * b).sum();
+            out[(p, j)] = v;
+            out[(j, p)] = v;
+        }
+        out[(p, p)] = work.iter().zip(w).map(|(z, w)| w * z * z).sum();
+        out
+    }
+
     /// Penalised IRLS: move u (and β when `joint`) to the mode of h at θ (already set).
     /// Returns h at the mode; the family terms are left at the mode.
-    fn pirls(&mut self, beta: &mut Vec<f64>, joint: bool) -> Result<f64> {
+    fn pirls(&mut self, beta: &mut Vec<f64>, joint: bool) -> Result<(f64, bool)> {
         let q = self.q();
         let mut u = self.u.clone();
         let mut h = self.eval_h(&u, beta);
@@ -225,8 +275,10 @@ impl SparseGlmm {
         if !h.is_finite() {
             return Err(Error::PirlsStepHalving { cluster: usize::MAX });
         }
-        for _ in 0..MAX_PIRLS {
-            self.factor_at(joint, false, beta)?;
+        let mut previous = f64::INFINITY;
+        let mut current = false;
+        for it in 0..MAX_PIRLS {
+            self.factor_at(joint, false)?;
             let sys = if joint { &self.joint } else { &self.u_sys };
             let new = solve(&sys.s, &sys.l);
             let (du, db): (Vec<f64>, Vec<f64>) = (
@@ -234,9 +286,18 @@ impl SparseGlmm {
                 if joint { new[q..].iter().zip(beta.iter()).map(|(a, b)| a - b).collect() } else { vec![] },
             );
             let decrement = self.decrement(&u, beta, &du, &db, joint);
-            if decrement <= MODE_TOL * (1.0 + h.abs()) || !decrement.is_finite() {
+            // Newton converges quadratically: once the decrement stops falling fast it is at
+            // the rounding level of the gradient and the mode is as accurate as it can be
+            let stalled = decrement < FULL_STEP && decrement > 0.25 * previous;
+            if decrement <= MODE_TOL * (1.0 + h.abs()) || !decrement.is_finite() || stalled {
+                if std::env::var("GLMMX_DEBUG_PIRLS").is_ok() {
+                    eprintln!("pirls {it} its, decrement {decrement:e}");
+                }
+                // the factor (and the family terms) are at u: no step was taken since
+                current = true;
                 break;
             }
+            previous = decrement;
             let mut alpha = 1.0;
             let mut accepted = false;
             for _ in 0..MAX_HALVINGS {
@@ -257,7 +318,7 @@ impl SparseGlmm {
             }
         }
         self.u = u;
-        Ok(h)
+        Ok((h, current))
     }
 
     /// The Newton decrement gᵀ(new − old) of h: g = ∇h.
@@ -301,30 +362,99 @@ impl SparseGlmm {
     pub fn laplace(&mut self, theta: &[f64], beta: &[f64], want_grad: bool) -> Result<Evaluation> {
         self.set_theta(theta)?;
         let mut b = beta.to_vec();
-        let h = self.pirls(&mut b, false)?;
-        self.finish(h, &b, false, want_grad)
+        let (h, current) = self.pirls(&mut b, false)?;
+        self.finish(h, false, current, want_grad)
     }
 
     /// lme4's nAGQ = 0 criterion at θ: β moved with u to the joint mode (from `beta`), and
     /// its gradient in θ.
     pub fn nagq0(&mut self, theta: &[f64], beta: &mut Vec<f64>, want_grad: bool) -> Result<Evaluation> {
         self.set_theta(theta)?;
-        let h = self.pirls(beta, true)?;
-        let b = beta.clone();
-        self.finish(h, &b, true, want_grad)
+        let (h, current) = self.pirls(beta, true)?;
+        self.finish(h, true, current, want_grad)
     }
 
     /// Factor at the mode, the deviance and the gradient.
-    fn finish(&mut self, h: f64, beta: &[f64], joint: bool, want_grad: bool) -> Result<Evaluation> {
-        self.factor_at(joint, false, beta)?;
+    fn finish(&mut self, h: f64, joint: bool, current: bool, want_grad: bool) -> Result<Evaluation> {
+        if !current {
+            self.factor_at(joint, false)?;
+        }
         let sys = if joint { &self.joint } else { &self.u_sys };
         let (logdet, _) = logdets(&sys.s, &sys.l);
         let deviance = 2.0 * h + logdet - 2.0 * self.loglik_constant;
         if !want_grad {
             return Ok(Evaluation { deviance, gradient: vec![] });
         }
-        let gradient = crate::laplace_gradient::gradient(self, beta, joint)?;
+        let gradient = crate::laplace_gradient::gradient(self, joint)?;
         Ok(Evaluation { deviance, gradient })
+    }
+
+    /// The average-information approximation of the Hessian of the nAGQ = 0 criterion in θ at
+    /// the last joint mode: the working linear mixed model of the penalised IRLS (working
+    /// response, Fisher weights, σ = 1) gives vₖ = VₖW(z − ŷ) = ZEₖû + ZΛEₖᵀZᵀs and
+    /// H ≈ vₖᵀPvₗ + Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ (see `lmm::LmmModel::average_information`).
+    pub fn average_information_joint(&self, gradient: &[f64]) -> Mat<f64> {
+        let s = &self.joint.s;
+        let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
+        let score: Vec<f64> = self.obs.iter().map(|t| t.score).collect();
+        let mut g = vec![0.0; q];
+        for (i, &sc) in score.iter().enumerate() {
+            for (t, l) in self.terms.iter().zip(&s.terms) {
+                let o = l.start + t.codes[i] as usize * t.d;
+                (0..t.d).for_each(|r| g[o + r] += sc * t.z[i * t.d + r]);
+            }
+        }
+        let u = &self.u;
+        let mut v = Mat::<f64>::zeros(n, nt);
+        let mut k = 0;
+        for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
+            let d = l.d;
+            for c in 0..d {
+                for r in c..d {
+                    for i in 0..n {
+                        let o = l.start + term.codes[i] as usize * d;
+                        let z = &term.z[i * d..(i + 1) * d];
+                        let zl: f64 = (c..d).map(|m| z[m] * lam[m + c * d]).sum();
+                        v[(i, k)] = z[r] * u[o + c] + zl * g[o + r];
+                    }
+                    k += 1;
+                }
+            }
+        }
+        let w: Vec<f64> = self.obs.iter().map(|t| t.w_fisher).collect();
+        let mut sol = Mat::<f64>::zeros(q + p, nt);
+        for i in 0..n {
+            for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
+                let d = l.d;
+                let o = l.start + term.codes[i] as usize * d;
+                let z = &term.z[i * d..(i + 1) * d];
+                for c in 0..d {
+                    let a: f64 = (c..d).map(|m| lam[m + c * d] * z[m]).sum();
+                    (0..nt).for_each(|k| sol[(o + c, k)] += w[i] * v[(i, k)] * a);
+                }
+            }
+            for j in 0..p {
+                let x = self.x[i * p + j];
+                (0..nt).for_each(|k| sol[(q + j, k)] += w[i] * v[(i, k)] * x);
+            }
+        }
+        solve_columns(s, &self.joint.l, &mut sol);
+        let mut pv = Mat::<f64>::zeros(n, nt);
+        for k in 0..nt {
+            let uk: Vec<f64> = (0..q).map(|j| sol[(j, k)]).collect();
+            let bk = self.b_of(&uk);
+            for i in 0..n {
+                let fixed: f64 = (0..p).map(|j| self.x[i * p + j] * sol[(q + j, k)]).sum();
+                let random: f64 = self.terms.iter().zip(&s.terms).map(|(t, l)| {
+                    let o = l.start + t.codes[i] as usize * t.d;
+                    (0..t.d).map(|r| t.z[i * t.d + r] * bk[o + r]).sum::<f64>()
+                }).sum();
+                pv[(i, k)] = w[i] * (v[(i, k)] - fixed - random);
+            }
+        }
+        let mut h = Mat::from_fn(nt, nt, |k, l| 0.5 * (0..n).map(|i| v[(i, k)] * pv[(i, l)] + v[(i, l)] * pv[(i, k)]).sum::<f64>());
+        crate::lmm::add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
+        h
     }
 
     /// Pieces the gradient and the results need, at the last mode.
@@ -334,10 +464,10 @@ impl SparseGlmm {
     }
 
     /// Factor the observed-weight system at the mode (for non-canonical links).
-    pub(crate) fn factor_observed(&mut self, beta: &[f64], joint: bool) -> Result<BlockValues> {
+    pub(crate) fn factor_observed(&mut self, joint: bool) -> Result<BlockValues> {
         let saved_a = if joint { self.joint.a.clone() } else { self.u_sys.a.clone() };
         let saved_l = if joint { self.joint.l.clone() } else { self.u_sys.l.clone() };
-        self.factor_at(joint, true, beta)?;
+        self.factor_at(joint, true)?;
         let sys = if joint { &mut self.joint } else { &mut self.u_sys };
         let observed = std::mem::replace(&mut sys.l, saved_l);
         sys.a = saved_a;
@@ -361,7 +491,7 @@ impl SparseGlmm {
     pub fn fisher_vcov(&mut self, theta: &[f64], beta: &[f64]) -> Result<Mat<f64>> {
         self.set_theta(theta)?;
         self.eval_h(&self.u.clone(), beta);
-        self.factor_at(true, false, beta)?;
+        self.factor_at(true, false)?;
         let s = &self.joint.s;
         let (o, p) = (s.q - s.q_sparse, self.p);
         let lx = Mat::from_fn(p, p, |i, j| if i >= j { self.joint.l.t[(o + i, o + j)] } else { 0.0 });
@@ -403,13 +533,6 @@ impl SparseGlmm {
         selected_inverse(&sys.s, &sys.l, upto, &mut sys.z);
         trace_sums(&sys.s, &sys.a, &sys.z, &self.lambda, upto)
     }
-}
-
-/// EᵀWE for row-major E (n × e) as one matrix product.
-fn extras_block(extras: &[f64], w: &[f64], n: usize, e: usize) -> Mat<f64> {
-    let ew = Mat::from_fn(n, e, |i, j| extras[i * e + j] * w[i]);
-    let em = Mat::from_fn(n, e, |i, j| extras[i * e + j]);
-    ew.transpose() * &em
 }
 
 /// Borrowed pieces at the mode.

@@ -11,6 +11,8 @@ use crate::remat::ReTemplate;
 use crate::blocked::ReTermData;
 use crate::lmm::LmmModel;
 use crate::lmm_fit::{LmmFit, LmmFitOptions};
+use crate::glmm_sparse_fit::{SparseFitOptions, SparseGlmmFit};
+use crate::pirls_sparse::SparseGlmm;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
@@ -379,6 +381,128 @@ impl PyLmmFit {
     }
 }
 
+/// A GLMM with any number of random-effects terms (crossed or nested grouping factors).
+#[pyclass(name = "SparseGlmm", module = "glmmx._core")]
+pub struct PySparseGlmm {
+    inner: SparseGlmm,
+}
+
+#[pymethods]
+impl PySparseGlmm {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        y: PyReadonlyArray1<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        offset: PyReadonlyArray1<'_, f64>,
+        x: PyReadonlyArray2<'_, f64>,
+        codes: Vec<PyReadonlyArray1<'_, u32>>,
+        n_levels: Vec<usize>,
+        z: Vec<PyReadonlyArray2<'_, f64>>,
+        family: &str,
+        link: &str,
+    ) -> PyResult<Self> {
+        let (xs, p) = fortran("X", &x)?;
+        let terms = re_terms(&codes, &n_levels, &z)?;
+        let inner = SparseGlmm::new(slice("y", &y)?, slice("weights", &weights)?, slice("offset", &offset)?, xs, p, terms, Family::parse(family)?, Link::parse(link)?)?;
+        Ok(PySparseGlmm { inner })
+    }
+
+    /// Number of covariance parameters.
+    #[getter]
+    fn n_theta(&self) -> usize {
+        self.inner.n_theta()
+    }
+
+    /// Σ of the likelihood constants.
+    #[getter]
+    fn loglik_constant(&self) -> f64 {
+        self.inner.loglik_constant
+    }
+
+    /// Laplace deviance at (θ, β) and its gradient in (θ, β) (empty unless `gradient`).
+    #[pyo3(signature = (theta, beta, *, gradient))]
+    fn laplace<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
+        if beta.len() != self.inner.p {
+            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
+        }
+        let model = &mut self.inner;
+        let e = run_detached(py, None, move || model.laplace(&theta, &beta, gradient))?;
+        Ok((e.deviance, vec_out(py, e.gradient)))
+    }
+
+    /// The nAGQ = 0 criterion at θ (β to the joint mode from `beta`), its θ-gradient and β.
+    fn nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
+        if beta.len() != self.inner.p {
+            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
+        }
+        let model = &mut self.inner;
+        let (e, b) = run_detached(py, None, move || {
+            let mut b = beta;
+            model.nagq0(&theta, &mut b, true).map(|e| (e, b))
+        })?;
+        Ok((e.deviance, vec_out(py, e.gradient), vec_out(py, b)))
+    }
+
+    /// Fit the model (n_agq 0 or 1).
+    #[pyo3(signature = (*, n_agq, max_iter, theta0, beta0, threads))]
+    fn fit<'py>(&mut self, py: Python<'py>, n_agq: usize, max_iter: usize, theta0: Option<Vec<f64>>, beta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PySparseGlmmFit> {
+        if n_agq > 1 {
+            return Err(ModelSpecError::new_err("n_agq > 1 needs a single grouping factor; use n_agq = 0 or 1"));
+        }
+        let opts = SparseFitOptions { n_agq, max_iter, theta0, beta0 };
+        let model = &mut self.inner;
+        let result = run_detached(py, threads, move || crate::glmm_sparse_fit::fit(model, &opts))?;
+        PySparseGlmmFit::new(py, result)
+    }
+}
+
+/// A fitted GLMM with several random-effects terms, as plain arrays.
+#[pyclass(name = "SparseGlmmFit", module = "glmmx._core", frozen, get_all)]
+pub struct PySparseGlmmFit {
+    theta: Py<PyArray1<f64>>,
+    beta: Py<PyArray1<f64>>,
+    deviance: f64,
+    gradient: Py<PyArray1<f64>>,
+    max_grad: f64,
+    converged: bool,
+    iterations: usize,
+    evaluations: usize,
+    message: String,
+    hessian: Py<PyAny>,
+    vcov_beta: Py<PyAny>,
+    vcov_source: String,
+    b: Py<PyArray1<f64>>,
+    cond_var: Py<PyArray1<f64>>,
+    eta: Py<PyArray1<f64>>,
+    mu: Py<PyArray1<f64>>,
+    dev_resid: Py<PyArray1<f64>>,
+}
+
+impl PySparseGlmmFit {
+    fn new(py: Python<'_>, f: SparseGlmmFit) -> PyResult<Self> {
+        Ok(PySparseGlmmFit {
+            theta: vec_out(py, f.theta),
+            beta: vec_out(py, f.beta),
+            deviance: f.deviance,
+            gradient: vec_out(py, f.gradient),
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            hessian: mat_out(py, &f.hessian)?,
+            vcov_beta: mat_out(py, &f.vcov_beta)?,
+            vcov_source: f.vcov_source.to_string(),
+            b: vec_out(py, f.b),
+            cond_var: vec_out(py, f.cond_var),
+            eta: vec_out(py, f.eta),
+            mu: vec_out(py, f.mu),
+            dev_resid: vec_out(py, f.dev_resid),
+        })
+    }
+}
+
 /// The compiled core of glmmx.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -386,6 +510,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyGlmmFit>()?;
     m.add_class::<PyLmmModel>()?;
     m.add_class::<PyLmmFit>()?;
+    m.add_class::<PySparseGlmm>()?;
+    m.add_class::<PySparseGlmmFit>()?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

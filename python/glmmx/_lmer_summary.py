@@ -54,8 +54,9 @@ def random_effects_lines(fit, variances: bool, residual: bool = True) -> list[st
     if any(corr):
         width = max(len(c) for c in corr)
         columns.append(("Corr", [c.rjust(width) if c else "" for c in corr]))
-    lines = table(groups, columns, left=list(range(len(columns))), indent=" ").split("\n")
     pad = max(len("Groups"), max(len(g) for g in groups))
+    groups = [g.ljust(pad) for g in groups]
+    lines = table(groups, columns, left=list(range(len(columns))), indent=" ").split("\n")
     lines[0] = " " + "Groups".ljust(pad) + lines[0][1 + pad :]
     counts = "; ".join(f"{g}, {n}" for g, n in fit.re.n_levels_by_group().items())
     return ["Random effects:"] + lines + [f"Number of obs: {fit.nobs}, groups:  {counts}"]

@@ -1,0 +1,332 @@
+//! Fitting a GLMM with any number of random-effects terms, in lme4's two stages: θ on the
+//! nAGQ = 0 criterion (β at the joint mode), then — for the Laplace approximation — (θ, β)
+//! jointly from there. Both use the exact gradient; the final Newton polish uses a
+//! finite-difference Hessian of it (needed for the standard errors anyway), and convergence
+//! is judged by the Newton decrement, as for one grouping factor (`fit.rs`).
+
+use crate::ai_newton::{AiObjective, ai_newton};
+use crate::error::{Error, Result};
+use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, fd_hessian_columns, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
+use crate::pirls_sparse::SparseGlmm;
+use faer::prelude::Solve;
+use faer::{Mat, Side};
+
+const DECREMENT_TOL: f64 = 1e-6;
+const GRAD_TOL_SINGULAR: f64 = 1e-5;
+const POLISH_STEPS: usize = 6;
+const POLISH_DTOL: f64 = 1e-12;
+const BFGS_GTOL: f64 = 1e-3;
+const BFGS_DTOL: f64 = 1e-8;
+/// Newton decrement at which the nAGQ = 0 stage stops: before a Laplace fit it only needs to
+/// land near the optimum; for an nAGQ = 0 fit the polish takes it the rest of the way.
+const STAGE1_DTOL: f64 = 1e-2;
+const STAGE1_DTOL_FINAL: f64 = 1e-8;
+
+/// Options of a fit (defaults live in Python).
+#[derive(Clone, Debug)]
+pub struct SparseFitOptions {
+    pub n_agq: usize,
+    pub max_iter: usize,
+    pub theta0: Option<Vec<f64>>,
+    pub beta0: Option<Vec<f64>>,
+}
+
+/// Everything a fit produces.
+#[derive(Clone, Debug)]
+pub struct SparseGlmmFit {
+    pub theta: Vec<f64>,
+    pub beta: Vec<f64>,
+    pub deviance: f64,
+    pub gradient: Vec<f64>,
+    pub max_grad: f64,
+    pub converged: bool,
+    pub iterations: usize,
+    pub evaluations: usize,
+    pub message: String,
+    pub hessian: Mat<f64>,
+    pub vcov_beta: Mat<f64>,
+    pub vcov_source: &'static str,
+    /// b = Λû (global order)
+    pub b: Vec<f64>,
+    /// Var(b | y) = ΛM_F⁻¹Λᵀ per level (d × d blocks, global order)
+    pub cond_var: Vec<f64>,
+    pub eta: Vec<f64>,
+    pub mu: Vec<f64>,
+    pub dev_resid: Vec<f64>,
+}
+
+type Fg<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
+
+/// Fit the model.
+pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmmFit> {
+    let clock = std::time::Instant::now();
+    let (nt, p) = (model.n_theta(), model.p);
+    let lower_theta = model.theta_lower();
+    let theta0 = opts.theta0.clone().unwrap_or_else(|| lower_theta.iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect());
+    if theta0.len() != nt || opts.beta0.as_ref().is_some_and(|b| b.len() != p) {
+        return Err(Error::bad_input("starting values have the wrong length"));
+    }
+    let mut beta = match &opts.beta0 {
+        Some(b) => b.clone(),
+        None => glm_start(model)?,
+    };
+    // stage 1: θ on the nAGQ = 0 criterion (for the Laplace fit only a starting point)
+    let tol1 = if opts.n_agq == 0 { STAGE1_DTOL_FINAL } else { STAGE1_DTOL };
+    let (mut res, _, _) = ai_newton(&mut Nagq0Ai { model, beta: &mut beta }, theta0, &lower_theta, opts.max_iter, tol1)?;
+    if std::env::var("GLMMX_DEBUG").is_ok() {
+        eprintln!("stage 1: {} iterations, {} evaluations, {} ({:?})", res.iterations, res.evaluations, res.message, clock.elapsed());
+    }
+    if opts.n_agq == 0 {
+        let (hessian, decrement) = {
+            let beta_ref = &mut beta;
+            let mut fg = |t: &[f64]| model.nagq0(t, beta_ref, true).map(|e| (e.deviance, e.gradient));
+            polish(&mut fg, &mut res, &lower_theta, opts.max_iter)?
+        };
+        model.nagq0(&res.x, &mut beta, false)?;
+        let vcov = model.fisher_vcov(&res.x, &beta)?;
+        let theta = res.x.clone();
+        return finish(model, res, &lower_theta, decrement, hessian, theta, beta, vcov, "fisher");
+    }
+    // stage 2: (θ, β) on the Laplace deviance
+    let lower: Vec<f64> = lower_theta.iter().copied().chain(std::iter::repeat_n(f64::NEG_INFINITY, p)).collect();
+    let x0: Vec<f64> = res.x.iter().chain(&beta).copied().collect();
+    let fisher = model.fisher_vcov(&res.x, &beta)?;
+    let used = (res.iterations, res.evaluations);
+    let mut fg = |x: &[f64]| model.laplace(&x[..nt], &x[nt..], true).map(|e| (e.deviance, e.gradient));
+    let f0 = fg(&x0)?;
+    let hessian0 = initial_hessian(&mut fg, &x0, &f0.1, nt, &fisher)?;
+    let bfgs = OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: opts.max_iter };
+    let mut res = minimize(&mut fg, Start { x: x0, fg: Some(f0), hessian: hessian0 }, &lower, &bfgs)?;
+    if let Some((x, f, g)) = escape_zero(&mut fg, &res, &lower)? {
+        let again = minimize(&mut fg, Start { x, fg: Some((f, g)), hessian: None }, &lower, &bfgs)?;
+        res = OptimResult { iterations: res.iterations + again.iterations, evaluations: res.evaluations + again.evaluations + 1, ..again };
+    }
+    if std::env::var("GLMMX_DEBUG").is_ok() {
+        eprintln!("stage 2: {} iterations, {} evaluations, {} ({:?})", res.iterations, res.evaluations, res.message, clock.elapsed());
+    }
+    res.iterations += used.0;
+    res.evaluations += used.1 + 1 + nt;
+    drop(fg);
+    let (hessian, decrement) = polish_laplace(model, &mut res, &lower, opts.max_iter, nt)?;
+    if std::env::var("GLMMX_DEBUG").is_ok() {
+        eprintln!("polished: {:?}", clock.elapsed());
+    }
+    let (theta, beta) = (res.x[..nt].to_vec(), res.x[nt..].to_vec());
+    let (vcov, source) = match hessian_vcov(&hessian, nt) {
+        Some(v) => (v, "hessian"),
+        None => (model.fisher_vcov(&theta, &beta)?, "fisher"),
+    };
+    finish(model, res, &lower, decrement, hessian, theta, beta, vcov, source)
+}
+
+/// A diagonal θ stopped exactly at its bound 0 with a zero gradient: for a scalar term 0 is
+/// always a stationary point of the Laplace deviance (it is even in θ), and may be a maximum
+/// the quasi-Newton search was projected onto. Probe 0.05 away; the better point to restart
+/// from, if the probe is lower.
+fn escape_zero(fg: &mut Fg, res: &OptimResult, lower: &[f64]) -> Result<Option<(Vec<f64>, f64, Vec<f64>)>> {
+    for k in 0..res.x.len() {
+        if lower[k] == 0.0 && res.x[k] <= 1e-12 && res.grad[k].abs() <= 1e-6 {
+            let mut x = res.x.clone();
+            x[k] = 0.05;
+            if let Ok((f, g)) = fg(&x) {
+                if f < res.f - 1e-9 * res.f.abs().max(1.0) {
+                    return Ok(Some((x, f, g)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The nAGQ = 0 criterion in θ (β carried along at the joint mode) with its
+/// average-information Hessian.
+struct Nagq0Ai<'a> {
+    model: &'a mut SparseGlmm,
+    beta: &'a mut Vec<f64>,
+}
+
+impl AiObjective for Nagq0Ai<'_> {
+    fn value_grad(&mut self, theta: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self.model.nagq0(theta, self.beta, true).map(|e| (e.deviance, e.gradient))
+    }
+
+    fn hessian(&mut self, gradient: &[f64]) -> Result<Mat<f64>> {
+        Ok(self.model.average_information_joint(gradient))
+    }
+}
+
+/// β of the GLM without random effects: the joint penalised IRLS at θ = 0 (Λ = 0).
+fn glm_start(model: &mut SparseGlmm) -> Result<Vec<f64>> {
+    let zero = vec![0.0; model.n_theta()];
+    model.u.fill(0.0);
+    let mut beta = vec![0.0; model.p];
+    model.nagq0(&zero, &mut beta, false)?;
+    model.u.fill(0.0);
+    Ok(beta)
+}
+
+/// A starting Hessian: 2·(Fisher information of β) for the β block, forward differences of
+/// the gradient for the θ rows and columns; None unless positive definite.
+fn initial_hessian(fg: &mut Fg, x0: &[f64], g0: &[f64], nt: usize, fisher_vcov: &Mat<f64>) -> Result<Option<Mat<f64>>> {
+    let np = x0.len();
+    let p = np - nt;
+    let Ok(llt) = fisher_vcov.llt(Side::Lower) else { return Ok(None) };
+    let info = llt.solve(Mat::<f64>::identity(p, p));
+    let cols = fd_hessian_columns(fg, x0, g0, 0..nt, 1e-5)?;
+    let h = Mat::from_fn(np, np, |i, j| match (i < nt, j < nt) {
+        (false, false) => 2.0 * info[(i - nt, j - nt)],
+        (_, true) => cols[(i, j)],
+        (true, false) => cols[(j, i)],
+    });
+    Ok(h.llt(Side::Lower).is_ok().then_some(h))
+}
+
+/// Newton steps on a finite-difference Hessian of the gradient; the Hessian and the final
+/// Newton decrement.
+fn polish(fg: &mut Fg, res: &mut OptimResult, lower: &[f64], max_iter: usize) -> Result<(Mat<f64>, f64)> {
+    let mut hessian = fd_hessian(fg, &res.x, &res.grad)?;
+    res.evaluations += res.x.len();
+    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
+        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
+        if decrement <= POLISH_DTOL || !decrement.is_finite() {
+            break;
+        }
+        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
+        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
+        res.evaluations += evals;
+        res.iterations += 1;
+        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
+        (res.x, res.f, res.grad) = (x, f, g);
+        if moved > 1e-3 {
+            hessian = fd_hessian(fg, &res.x, &res.grad)?;
+            res.evaluations += res.x.len();
+        }
+    }
+    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
+    Ok((hessian, decrement))
+}
+
+/// The Hessian of the Laplace deviance at x (gradient g) by forward differences of the exact
+/// gradient, columns spread over the threads (each on its own copy of the model). Every column
+/// starts the penalised IRLS from the mode at x, so the result does not depend on the number
+/// of threads; the model is left at x.
+fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], g: &[f64], nt: usize) -> Result<Mat<f64>> {
+    use rayon::prelude::*;
+    let np = x.len();
+    model.laplace(&x[..nt], &x[nt..], false)?;
+    let base_u = model.u.clone();
+    let column = |m: &mut SparseGlmm, j: usize| -> Result<Vec<f64>> {
+        m.u.copy_from_slice(&base_u);
+        let mut xt = x.to_vec();
+        let step = 1e-6 * x[j].abs().max(0.1);
+        xt[j] += step;
+        let e = m.laplace(&xt[..nt], &xt[nt..], true)?;
+        Ok(e.gradient.iter().zip(g).map(|(a, b)| (a - b) / step).collect())
+    };
+    let threads = rayon::current_num_threads().min(np);
+    let cols: Vec<Vec<f64>> = if threads > 1 && model.n * np >= 20_000 {
+        let per = np.div_ceil(threads);
+        let chunks: Vec<Vec<usize>> = (0..np).collect::<Vec<_>>().chunks(per).map(|c| c.to_vec()).collect();
+        let shared: &SparseGlmm = model;
+        let parts: Vec<Result<Vec<Vec<f64>>>> = chunks.into_par_iter().map(|c| {
+            let mut m = shared.clone();
+            c.into_iter().map(|j| column(&mut m, j)).collect()
+        }).collect();
+        parts.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect()
+    } else {
+        let cols = (0..np).map(|j| column(model, j)).collect::<Result<Vec<_>>>()?;
+        model.u.copy_from_slice(&base_u);
+        cols
+    };
+    model.laplace(&x[..nt], &x[nt..], false)?;
+    Ok(Mat::from_fn(np, np, |i, j| 0.5 * (cols[j][i] + cols[i][j])))
+}
+
+/// Newton polishing of the Laplace fit on `fd_hessian_laplace`.
+fn polish_laplace(model: &mut SparseGlmm, res: &mut OptimResult, lower: &[f64], max_iter: usize, nt: usize) -> Result<(Mat<f64>, f64)> {
+    let mut hessian = fd_hessian_laplace(model, &res.x, &res.grad, nt)?;
+    res.evaluations += res.x.len();
+    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
+        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
+        if decrement <= POLISH_DTOL || !decrement.is_finite() {
+            break;
+        }
+        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
+        let mut fg = |x: &[f64]| model.laplace(&x[..nt], &x[nt..], true).map(|e| (e.deviance, e.gradient));
+        let Some((x, f, g, evals)) = line_search(&mut fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
+        res.evaluations += evals;
+        res.iterations += 1;
+        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
+        (res.x, res.f, res.grad) = (x, f, g);
+        if moved > 1e-3 {
+            hessian = fd_hessian_laplace(model, &res.x, &res.grad, nt)?;
+            res.evaluations += res.x.len();
+        }
+    }
+    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
+    Ok((hessian, decrement))
+}
+
+/// β block of (H/2)⁻¹; None unless H is positive definite.
+fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
+    let np = h.nrows();
+    let inv = h.llt(Side::Lower).ok()?.solve(Mat::<f64>::identity(np, np));
+    let p = np - nt;
+    let v = Mat::from_fn(p, p, |i, j| inv[(nt + i, nt + j)] + inv[(nt + j, nt + i)]);
+    (0..p).all(|i| v[(i, i)] > 0.0 && v[(i, i)].is_finite()).then_some(v)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>, theta: Vec<f64>, beta: Vec<f64>, vcov_beta: Mat<f64>, vcov_source: &'static str) -> Result<SparseGlmmFit> {
+    let max_grad = max_projected_grad(&res.x, &res.grad, lower);
+    let converged = if decrement.is_finite() { decrement <= DECREMENT_TOL } else { max_grad <= GRAD_TOL_SINGULAR };
+    let message = if converged {
+        format!("converged: Newton decrement {decrement:.2e}, max|grad| {max_grad:.2e}")
+    } else {
+        format!("not converged ({}): max|grad| = {max_grad:.3e}, Newton decrement {decrement:.3e}", res.message)
+    };
+    // at the nAGQ = 0 solution β is at the joint mode, so this is also that criterion
+    let deviance = model.laplace(&theta, &beta, false)?.deviance;
+    let minv = model.cond_var_u();
+    let (eta, mu, dev_resid) = model.fitted();
+    let b = model.b_of(&model.u.clone());
+    let cond_var = conditional_covariances(model, &minv);
+    Ok(SparseGlmmFit {
+        theta,
+        beta,
+        deviance,
+        gradient: res.grad,
+        max_grad,
+        converged,
+        iterations: res.iterations,
+        evaluations: res.evaluations,
+        message,
+        hessian,
+        vcov_beta,
+        vcov_source,
+        b,
+        cond_var,
+        eta,
+        mu,
+        dev_resid,
+    })
+}
+
+/// ΛM_F⁻¹Λᵀ per level.
+fn conditional_covariances(model: &SparseGlmm, minv: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(minv.len());
+    let mut k = 0;
+    for (t, lam) in model.structure().terms.iter().zip(model.lambda()) {
+        let d = t.d;
+        for _ in 0..t.n_levels {
+            let blk = &minv[k..k + d * d];
+            for c in 0..d {
+                for r in 0..d {
+                    out.push((0..d).map(|i| (0..d).map(|j| lam[r + i * d] * blk[i + j * d] * lam[c + j * d]).sum::<f64>()).sum());
+                }
+            }
+            k += d * d;
+        }
+    }
+    out
+}
