@@ -155,12 +155,6 @@ class GlmerCrossedResult(GlmerResult):
             out[:, k] = rng.binomial(trials, mu) if self.family == "binomial" else rng.poisson(mu)
         return out
 
-    def plot_ranef(self, group: str | None = None, ax=None, level: float = 0.95):
-        """Caterpillar plot of the conditional modes with intervals (matplotlib)."""
-        from glmmx._plot import plot_ranef
-
-        return plot_ranef(self, group=group, ax=ax, level=level)
-
     def summary(self) -> str:
         from glmmx._lmer_summary import random_effects_lines
         from glmmx._print import coef_lines, format_num, named_vector, r_quantile
