@@ -98,6 +98,20 @@ impl BlockValues {
             if nst == k && n_dense_extras == 0 {
                 continue;
             }
+            if plan.scalar_dense && n_dense_extras == 0 {
+                // one column per dense term: products with the later dense terms and the extras
+                let o = s.n_t - e;
+                for u in nst..k {
+                    let tu = s.t_index(first[u] as usize);
+                    let wz = wi * terms[u].z[i];
+                    let col = self.t.col_as_slice_mut(tu);
+                    for v in u..k {
+                        col[s.t_index(first[v] as usize)] += wz * terms[v].z[i];
+                    }
+                    col[o..o + e].iter_mut().zip(xe).for_each(|(c, x)| *c += wz * x);
+                }
+                continue;
+            }
             idx.clear();
             val.clear();
             for (u, term) in terms.iter().enumerate().skip(nst) {
@@ -143,6 +157,8 @@ impl BlockValues {
 /// block's pattern. Computed once per model, so the per-row work is a few multiply-adds.
 #[derive(Clone, Debug)]
 pub struct RowPlan {
+    /// every dense term has one column (d = 1)
+    scalar_dense: bool,
     first: Vec<u32>,
     block: Vec<u32>,
     pos: Vec<u32>,
@@ -150,14 +166,36 @@ pub struct RowPlan {
 }
 
 impl RowPlan {
+    /// Row i's level block in sparse term t.
+    #[inline]
+    pub fn block(&self, i: usize, t: usize, n_sparse_terms: usize) -> usize {
+        self.block[i * n_sparse_terms + t] as usize
+    }
+
+    /// Row i's first global column in term t.
+    #[inline]
+    pub fn first(&self, i: usize, t: usize, k: usize) -> usize {
+        self.first[i * k + t] as usize
+    }
+
+    /// Positions, in the pattern of row i's block of each sparse term, of its levels of the
+    /// later terms (sparse term by sparse term).
+    #[inline]
+    pub fn positions(&self, i: usize) -> &[u32] {
+        &self.pos[i * self.pairs..(i + 1) * self.pairs]
+    }
+
     /// The plan for `terms` on structure `s`.
     pub fn new(s: &Structure, terms: &[ReTermData]) -> Result<Self> {
         let (k, nst) = (terms.len(), s.n_sparse_terms);
         let n = terms.first().map_or(0, |t| t.codes.len());
         let pairs: usize = (0..nst).map(|t| k - t - 1).sum();
         let (mut first, mut block, mut pos) = (Vec::with_capacity(n * k), Vec::with_capacity(n * nst), Vec::with_capacity(n * pairs));
+        let mut f = vec![0usize; k];
         for i in 0..n {
-            let f: Vec<usize> = terms.iter().zip(&s.terms).map(|(t, l)| l.start + t.codes[i] as usize * t.d).collect();
+            for (fu, (t, l)) in f.iter_mut().zip(terms.iter().zip(&s.terms)) {
+                *fu = l.start + t.codes[i] as usize * t.d;
+            }
             first.extend(f.iter().map(|&v| v as u32));
             for t in 0..nst {
                 let b = s.block_of(f[t]);
@@ -169,15 +207,24 @@ impl RowPlan {
                 }
             }
         }
-        Ok(RowPlan { first, block, pos, pairs })
+        let scalar_dense = terms[nst..].iter().all(|t| t.d == 1);
+        Ok(RowPlan { scalar_dense, first, block, pos, pairs })
     }
 }
 
-/// Copy the lower triangle to the upper.
+/// Copy the lower triangle to the upper, in 32 × 32 tiles (a plain transposing loop strides
+/// through memory and costs more than the inverse it follows).
 pub fn symmetrize(mut m: MatMut<'_, f64>) {
-    for j in 0..m.ncols() {
-        for i in j + 1..m.nrows() {
-            m[(j, i)] = m[(i, j)];
+    const TILE: usize = 32;
+    let n = m.nrows();
+    for jb in (0..n).step_by(TILE) {
+        for ib in (jb..n).step_by(TILE) {
+            for j in jb..(jb + TILE).min(n) {
+                for i in ib.max(j + 1)..(ib + TILE).min(n) {
+                    let v = m[(i, j)];
+                    m[(j, i)] = v;
+                }
+            }
         }
     }
 }
@@ -431,10 +478,9 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
     if upto > 0 {
         let par = dense_par(upto);
         let mut mem = MemBuffer::new(llt::inverse::inverse_scratch::<f64>(upto, par));
-        let mut out = Mat::<f64>::zeros(upto, upto);
+        let mut out = z.t.as_mut().submatrix_mut(0, 0, upto, upto);
         llt::inverse::inverse(out.as_mut(), l.t.as_ref().submatrix(0, 0, upto, upto), par, MemStack::new(&mut mem));
-        symmetrize(out.as_mut());
-        z.t.as_mut().submatrix_mut(0, 0, upto, upto).copy_from(&out);
+        symmetrize(out);
     }
     let cutoff = (s.q_sparse + upto) as u32;
     let (mut zrr, mut q, mut y, mut inv) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -15,14 +15,14 @@ fn ztilde(parts: &Parts, i: usize, t: usize) -> Vec<f64> {
     (0..d).map(|c| (c..d).map(|r| lam[r + c * d] * term.z[i * d + r]).sum()).collect()
 }
 
-/// z̃ᵢᵀM_F⁻¹z̃ᵢ for every row, from the selected inverse in `parts.z`.
+/// z̃ᵢᵀM_F⁻¹z̃ᵢ for every row, from the selected inverse in `parts.z` (positions from the
+/// row plan of the cross-products).
 fn leverages(parts: &Parts) -> Vec<f64> {
     let s = parts.s;
-    let k = parts.terms.len();
+    let (k, nst) = (parts.terms.len(), s.n_sparse_terms);
     let n = parts.obs.len();
     let dmax = parts.terms.iter().map(|t| t.d).max().unwrap_or(1);
     let mut zt = vec![0.0; k * dmax];
-    let mut first = vec![0usize; k];
     let mut out = vec![0.0; n];
     for (i, o) in out.iter_mut().enumerate() {
         for t in 0..k {
@@ -31,31 +31,34 @@ fn leverages(parts: &Parts) -> Vec<f64> {
             for c in 0..d {
                 zt[t * dmax + c] = (c..d).map(|r| lam[r + c * d] * term.z[i * d + r]).sum();
             }
-            first[t] = s.terms[t].start + term.codes[i] as usize * d;
         }
         let ztv = |t: usize, r: usize| zt[t * dmax + r];
+        let mut pos = parts.plan.positions(i).iter();
         let mut h = 0.0;
-        for t in 0..k {
+        for t in 0..nst {
             let d = parts.terms[t].d;
-            if first[t] < s.q_sparse {
-                let b = s.block_of(first[t]);
-                let zd = parts.z.diag_block(s, b);
-                h += (0..d).map(|c| (0..d).map(|r| ztv(t, r) * zd[r + c * d] * ztv(t, c)).sum::<f64>()).sum::<f64>();
-                let rows = s.block_rows(b);
-                let nr = rows.len();
-                let zc = parts.z.below_block(s, b);
-                for u in t + 1..k {
-                    let du = parts.terms[u].d;
-                    let pos = rows.binary_search(&(first[u] as u32)).unwrap_or(0);
-                    h += 2.0 * (0..d).map(|c| (0..du).map(|r| ztv(u, r) * zc[pos + r + c * nr] * ztv(t, c)).sum::<f64>()).sum::<f64>();
-                }
-            } else {
-                for u in t..k {
-                    let du = parts.terms[u].d;
-                    let (ot, ou) = (s.t_index(first[t]), s.t_index(first[u]));
-                    let v: f64 = (0..d).map(|c| (0..du).map(|r| ztv(u, r) * parts.z.t[(ou + r, ot + c)] * ztv(t, c)).sum::<f64>()).sum();
-                    h += if u == t { v } else { 2.0 * v };
-                }
+            let b = parts.plan.block(i, t, nst);
+            let zd = parts.z.diag_block(s, b);
+            h += (0..d).map(|c| (0..d).map(|r| ztv(t, r) * zd[r + c * d] * ztv(t, c)).sum::<f64>()).sum::<f64>();
+            let nr = s.row_ptr[b + 1] - s.row_ptr[b];
+            let zc = parts.z.below_block(s, b);
+            for u in t + 1..k {
+                let du = parts.terms[u].d;
+                let p = *pos.next().unwrap_or(&0) as usize;
+                h += 2.0 * (0..d).map(|c| (0..du).map(|r| ztv(u, r) * zc[p + r + c * nr] * ztv(t, c)).sum::<f64>()).sum::<f64>();
+            }
+        }
+        for t in nst..k {
+            let d = parts.terms[t].d;
+            let ot = s.t_index(parts.plan.first(i, t, k));
+            for u in t..k {
+                let du = parts.terms[u].d;
+                let ou = s.t_index(parts.plan.first(i, u, k));
+                let v: f64 = (0..d).map(|c| {
+                    let col = parts.z.t.col_as_slice(ot + c);
+                    (0..du).map(|r| ztv(u, r) * col[ou + r] * ztv(t, c)).sum::<f64>()
+                }).sum();
+                h += if u == t { v } else { 2.0 * v };
             }
         }
         *o = h;

@@ -277,7 +277,7 @@ impl SparseGlmm {
         }
         let mut previous = f64::INFINITY;
         let mut current = false;
-        for it in 0..MAX_PIRLS {
+        for _ in 0..MAX_PIRLS {
             self.factor_at(joint, false)?;
             let sys = if joint { &self.joint } else { &self.u_sys };
             let new = solve(&sys.s, &sys.l);
@@ -290,9 +290,6 @@ impl SparseGlmm {
             // the rounding level of the gradient and the mode is as accurate as it can be
             let stalled = decrement < FULL_STEP && decrement > 0.25 * previous;
             if decrement <= MODE_TOL * (1.0 + h.abs()) || !decrement.is_finite() || stalled {
-                if std::env::var("GLMMX_DEBUG_PIRLS").is_ok() {
-                    eprintln!("pirls {it} its, decrement {decrement:e}");
-                }
                 // the factor (and the family terms) are at u: no step was taken since
                 current = true;
                 break;
@@ -460,7 +457,7 @@ impl SparseGlmm {
     /// Pieces the gradient and the results need, at the last mode.
     pub(crate) fn parts(&self, joint: bool) -> Parts<'_> {
         let sys = if joint { &self.joint } else { &self.u_sys };
-        Parts { s: &sys.s, l: &sys.l, z: &sys.z, terms: &self.terms, obs: &self.obs, lambda: &self.lambda, u: &self.u, x: &self.x, p: self.p }
+        Parts { s: &sys.s, plan: &sys.plan, l: &sys.l, z: &sys.z, terms: &self.terms, obs: &self.obs, lambda: &self.lambda, u: &self.u, x: &self.x, p: self.p }
     }
 
     /// Factor the observed-weight system at the mode (for non-canonical links).
@@ -538,6 +535,7 @@ impl SparseGlmm {
 /// Borrowed pieces at the mode.
 pub(crate) struct Parts<'a> {
     pub s: &'a Structure,
+    pub plan: &'a RowPlan,
     pub l: &'a BlockValues,
     pub z: &'a BlockValues,
     pub terms: &'a [ReTermData],
