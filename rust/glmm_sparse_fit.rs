@@ -196,14 +196,27 @@ fn polish(fg: &mut Fg, res: &mut OptimResult, lower: &[f64], max_iter: usize) ->
     Ok((hessian, decrement))
 }
 
-/// The Hessian of the Laplace deviance at x (gradient g) by forward differences of the exact
-/// gradient, columns spread over the threads (each on its own copy of the model). Every column
-/// starts the penalised IRLS from the mode at x, so the result does not depend on the number
-/// of threads; the model is left at x.
-fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], g: &[f64], nt: usize) -> Result<Mat<f64>> {
+/// The Hessian of the Laplace deviance at x by forward differences of the exact gradient,
+/// columns spread over the threads (each on its own copy of the model). Every column starts
+/// the penalised IRLS from the mode at x, so the result does not depend on the number of
+/// threads, and iterates it to rounding level (the step divides the mode's error); the model
+/// is left at x.
+fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
+    model.mode_tol = crate::pirls_sparse::MODE_TOL_TIGHT;
+    let h = fd_hessian_tight(model, x, nt);
+    model.mode_tol = crate::pirls_sparse::MODE_TOL;
+    model.laplace(&x[..nt], &x[nt..], false)?;
+    h
+}
+
+fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
     use rayon::prelude::*;
     let np = x.len();
-    model.laplace(&x[..nt], &x[nt..], false)?;
+    // the base gradient from the same mode every column starts from: a gradient carried over
+    // from the line search sits at a mode converged from elsewhere, and its difference from
+    // this one (~1e-10) would be divided by the step
+    let g = model.laplace(&x[..nt], &x[nt..], true)?.gradient;
+    let g = g.as_slice();
     let base_u = model.u.clone();
     let column = |m: &mut SparseGlmm, j: usize| -> Result<Vec<f64>> {
         m.u.copy_from_slice(&base_u);
@@ -228,13 +241,12 @@ fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], g: &[f64], nt: usize) -
         model.u.copy_from_slice(&base_u);
         cols
     };
-    model.laplace(&x[..nt], &x[nt..], false)?;
     Ok(Mat::from_fn(np, np, |i, j| 0.5 * (cols[j][i] + cols[i][j])))
 }
 
 /// Newton polishing of the Laplace fit on `fd_hessian_laplace`.
 fn polish_laplace(model: &mut SparseGlmm, res: &mut OptimResult, lower: &[f64], max_iter: usize, nt: usize) -> Result<(Mat<f64>, f64)> {
-    let mut hessian = fd_hessian_laplace(model, &res.x, &res.grad, nt)?;
+    let mut hessian = fd_hessian_laplace(model, &res.x, nt)?;
     res.evaluations += res.x.len();
     for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
         let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
@@ -243,18 +255,33 @@ fn polish_laplace(model: &mut SparseGlmm, res: &mut OptimResult, lower: &[f64], 
         }
         let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
         let mut fg = |x: &[f64]| model.laplace(&x[..nt], &x[nt..], true).map(|e| (e.deviance, e.gradient));
-        let Some((x, f, g, evals)) = line_search(&mut fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
+        let step = match line_search(&mut fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? {
+            Some(step) => Some(step),
+            // a decrease this small is below the rounding of the deviance: take the full Newton
+            // step if it shrinks the gradient (the line search cannot see it)
+            None if decrement < 1e-8 => full_step(&mut fg, &res.x, &res.grad, &dir, lower)?,
+            None => None,
+        };
+        let Some((x, f, g, evals)) = step else { break };
         res.evaluations += evals;
         res.iterations += 1;
         let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
         (res.x, res.f, res.grad) = (x, f, g);
         if moved > 1e-3 {
-            hessian = fd_hessian_laplace(model, &res.x, &res.grad, nt)?;
+            hessian = fd_hessian_laplace(model, &res.x, nt)?;
             res.evaluations += res.x.len();
         }
     }
     let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
     Ok((hessian, decrement))
+}
+
+/// x + dir (projected) when its projected gradient is smaller than at x.
+fn full_step(fg: &mut Fg, x: &[f64], g: &[f64], dir: &[f64], lower: &[f64]) -> Result<Option<(Vec<f64>, f64, Vec<f64>, usize)>> {
+    let xt: Vec<f64> = x.iter().zip(dir).zip(lower).map(|((x, d), l)| (x + d).max(*l)).collect();
+    let Ok((f, gt)) = fg(&xt) else { return Ok(None) };
+    let better = max_projected_grad(&xt, &gt, lower) < max_projected_grad(x, g, lower);
+    Ok((better && f.is_finite()).then_some((xt, f, gt, 1)))
 }
 
 /// β block of (H/2)⁻¹; None unless H is positive definite.

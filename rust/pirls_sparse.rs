@@ -20,8 +20,12 @@ use faer::Mat;
 
 const MAX_PIRLS: usize = 60;
 const MAX_HALVINGS: usize = 40;
-/// Newton decrement (in h) below which the mode is accepted.
-const MODE_TOL: f64 = 1e-22;
+/// Newton decrement (in h, relative to 1 + |h|) below which the mode is accepted: the
+/// gradient is then exact to ~1e-9 relative, plenty for the optimiser.
+pub const MODE_TOL: f64 = 1e-22;
+/// The same for finite differences of the gradient (the Hessian behind the standard errors),
+/// which divide the gradient's error by the step: the iteration goes on to rounding level.
+pub const MODE_TOL_TIGHT: f64 = 1e-32;
 /// Below this decrement steps are taken whole (a decrease of h is then below rounding).
 const FULL_STEP: f64 = 1e-9;
 
@@ -65,6 +69,8 @@ pub struct SparseGlmm {
     lambda: Vec<Vec<f64>>,
     obs: Vec<ObsTerms>,
     eta: Vec<f64>,
+    /// Newton decrement (relative to 1 + |h|) at which the penalised IRLS stops
+    pub mode_tol: f64,
     /// Xβ + o for `lin_beta`
     lin: Vec<f64>,
     lin_beta: Vec<f64>,
@@ -116,6 +122,7 @@ impl SparseGlmm {
             lambda,
             obs: vec![ObsTerms::default(); n],
             eta: vec![0.0; n],
+            mode_tol: MODE_TOL,
             lin: offset.to_vec(),
             lin_beta: vec![f64::NAN; p],
             xc: Mat::from_fn(n, p, |i, j| x_colmajor[i + j * n]),
@@ -289,7 +296,7 @@ impl SparseGlmm {
             // Newton converges quadratically: once the decrement stops falling fast it is at
             // the rounding level of the gradient and the mode is as accurate as it can be
             let stalled = decrement < FULL_STEP && decrement > 0.25 * previous;
-            if decrement <= MODE_TOL * (1.0 + h.abs()) || !decrement.is_finite() || stalled {
+            if decrement <= self.mode_tol * (1.0 + h.abs()) || !decrement.is_finite() || stalled {
                 // the factor (and the family terms) are at u: no step was taken since
                 current = true;
                 break;
