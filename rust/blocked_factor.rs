@@ -400,9 +400,14 @@ pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
         let ns = s.n_sparse_rows[b] as usize;
         ti.clear();
         ti.extend(rows[ns..].iter().map(|&r| s.t_index(r as usize)));
+        let contiguous = ti.last().is_some_and(|&last| last + 1 - ti[0] == ti.len());
         for (j, &tj) in ti.iter().enumerate() {
             let dst = m.t.col_as_slice_mut(tj);
-            if d == 1 {
+            if d == 1 && contiguous {
+                // the rows are one run of T (e.g. every item of a crossed design): an axpy
+                let cj = col[ns + j];
+                dst[tj..tj + ti.len() - j].iter_mut().zip(&col[ns + j..nr]).for_each(|(t, c)| *t -= c * cj);
+            } else if d == 1 {
                 let cj = col[ns + j];
                 for (i, &t_i) in ti.iter().enumerate().skip(j) {
                     dst[t_i] -= col[ns + i] * cj;
