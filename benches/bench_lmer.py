@@ -136,11 +136,12 @@ def run(repeat: int, with_r: bool, with_glmm: bool) -> list[dict]:
         if with_glmm and _glmm() is not None:
             gmed, gbest, gfit = timed(lambda: theirs(data), max(3, repeat // 2))
             row |= {"glmm_median_s": gmed, "glmm_min_s": gbest, "glmm_loglik": float(gfit.loglik)}
-        if with_r:
-            r = lme4(name)
-            if r:
-                row |= {"lme4_s": r["seconds"], "lme4_loglik": r["loglik"], "lme4_converged": r["converged"]}
         rows.append(row)
+    # lme4 last: a minute of R on one core would slow the other timings
+    for row in rows if with_r else []:
+        r = lme4(row["model"])
+        if r:
+            row |= {"lme4_s": r["seconds"], "lme4_loglik": r["loglik"], "lme4_converged": r["converged"]}
     return rows
 
 

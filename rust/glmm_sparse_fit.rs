@@ -218,10 +218,11 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
     let g = model.laplace(&x[..nt], &x[nt..], true)?.gradient;
     let g = g.as_slice();
     let base_u = model.u.clone();
+    let du = model.mode_derivatives();
     let column = |m: &mut SparseGlmm, j: usize| -> Result<Vec<f64>> {
-        m.u.copy_from_slice(&base_u);
-        let mut xt = x.to_vec();
         let step = 1e-6 * x[j].abs().max(0.1);
+        m.u.iter_mut().zip(&base_u).enumerate().for_each(|(i, (u, b))| *u = b + step * du[(i, j)]);
+        let mut xt = x.to_vec();
         xt[j] += step;
         let e = m.laplace(&xt[..nt], &xt[nt..], true)?;
         Ok(e.gradient.iter().zip(g).map(|(a, b)| (a - b) / step).collect())

@@ -461,6 +461,60 @@ impl SparseGlmm {
         h
     }
 
+    /// How the mode moves with (θ, β) at the last Laplace mode, to first order: du/dφⱼ solves
+    /// M duⱼ = rⱼ with rᵦ = −ΛᵀZᵀW_O Xⱼ and r_θₖ = EₖᵀZᵀs − ΛᵀZᵀW_O ZEₖû (the derivative of
+    /// ∇ᵤh = 0), M the Fisher-weight factor at hand. A starting point for the penalised IRLS
+    /// at a nearby (θ, β); q × (nθ + p).
+    pub fn mode_derivatives(&self) -> Mat<f64> {
+        let s = &self.u_sys.s;
+        let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
+        let np = nt + p;
+        let mut r = Mat::<f64>::zeros(q, np);
+        let mut zts = vec![0.0; q];
+        for i in 0..n {
+            let sc = self.obs[i].score;
+            for (t, l) in self.terms.iter().zip(&s.terms) {
+                let o = l.start + t.codes[i] as usize * t.d;
+                (0..t.d).for_each(|m| zts[o + m] += sc * t.z[i * t.d + m]);
+            }
+        }
+        let pos: Vec<(usize, usize, usize)> = s.terms.iter().enumerate().flat_map(|(t, l)| (0..l.d).flat_map(move |c| (c..l.d).map(move |rr| (t, rr, c)))).collect();
+        for (k, &(t, rr, c)) in pos.iter().enumerate() {
+            let l = &s.terms[t];
+            for level in 0..l.n_levels {
+                let o = l.start + level * l.d;
+                r[(o + c, k)] += zts[o + rr];
+            }
+        }
+        let dmax = self.terms.iter().map(|t| t.d).max().unwrap_or(1);
+        let mut zt = vec![0.0; self.terms.len() * dmax];
+        let mut lin = vec![0.0; np];
+        for i in 0..n {
+            let wo = self.obs[i].w_obs;
+            for (t, (term, lam)) in self.terms.iter().zip(&self.lambda).enumerate() {
+                let d = term.d;
+                for c in 0..d {
+                    zt[t * dmax + c] = (c..d).map(|m| lam[m + c * d] * term.z[i * d + m]).sum();
+                }
+            }
+            for (k, &(t, rr, c)) in pos.iter().enumerate() {
+                let term = &self.terms[t];
+                let o = s.terms[t].start + term.codes[i] as usize * term.d;
+                lin[k] = term.z[i * term.d + rr] * self.u[o + c];
+            }
+            lin[nt..].copy_from_slice(&self.x[i * p..(i + 1) * p]);
+            for (t, term) in self.terms.iter().enumerate() {
+                let o = s.terms[t].start + term.codes[i] as usize * term.d;
+                for c in 0..term.d {
+                    let a = wo * zt[t * dmax + c];
+                    (0..np).for_each(|k| r[(o + c, k)] -= a * lin[k]);
+                }
+            }
+        }
+        solve_columns(s, &self.u_sys.l, &mut r);
+        r
+    }
+
     /// Pieces the gradient and the results need, at the last mode.
     pub(crate) fn parts(&self, joint: bool) -> Parts<'_> {
         let sys = if joint { &self.joint } else { &self.u_sys };
