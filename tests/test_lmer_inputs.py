@@ -93,3 +93,20 @@ def test_degenerate_responses_raise_not_crash(data):
     # fitted exactly by the fixed effects: the residual sum of squares is 0
     with pytest.raises(gx.ConvergenceError, match="residual sum of squares"):
         gx.lmer("y ~ x + (1 | g)", data=data.with_columns(y=2 * pl.col("x")))
+
+
+def test_singular_fit_is_reported_as_lme4_does(data):
+    # no subject effect at all: the variance of g goes to the boundary
+    rng = np.random.default_rng(2)
+    flat = data.with_columns(y=pl.Series(1 + 0.5 * data["x"].to_numpy() + rng.normal(0, 1, data.height)))
+    with pytest.warns(gx.FitWarning, match="singular"):
+        fit = gx.lmer("y ~ x + (1 | g)", data=flat)
+    assert fit.is_singular and fit.theta[0] < 1e-4 and fit.converged
+    assert "boundary (singular) fit" in fit.summary()
+
+
+def test_offset_is_subtracted_from_the_response(data):
+    with_offset = gx.lmer("y ~ x + offset(2 * x) + (1 | g)", data=data)
+    shifted = gx.lmer("y2 ~ x + (1 | g)", data=data.with_columns(y2=pl.col("y") - 2 * pl.col("x")))
+    assert with_offset.reml_criterion == pytest.approx(shifted.reml_criterion, rel=1e-12)
+    np.testing.assert_allclose(with_offset.fitted(), shifted.fitted() + 2 * data["x"].to_numpy(), rtol=1e-10)
