@@ -15,6 +15,10 @@
 
 use crate::error::{Error, Result};
 
+/// Largest dense block T (its factor, inverse and cross-products are held as n × n matrices:
+/// three of 8000² doubles are 1.5 GB).
+pub const MAX_DENSE: usize = 8000;
+
 /// One random-effects term's data: a level code per row and its d columns of Z.
 #[derive(Clone, Debug)]
 pub struct ReTermData {
@@ -147,10 +151,18 @@ impl Structure {
         for (k, l) in layout.iter().enumerate() {
             col_term[l.start..l.start + l.d * l.n_levels].fill(k as u32);
         }
-        let block_term: Vec<usize> = layout.iter().enumerate().flat_map(|(k, l)| std::iter::repeat_n(k, l.n_levels)).collect();
+        let block_term: Vec<usize> = layout.iter().enumerate().flat_map(|(k, l)| std::iter::repeat(k).take(l.n_levels)).collect();
         let init = initial_patterns(terms, &layout, block);
         let (n_sparse_terms, patterns) = close_patterns(&layout, &block_term, init);
         let q_sparse = layout.get(n_sparse_terms).map_or(q, |l| l.start);
+        if q - q_sparse + extra > MAX_DENSE {
+            return Err(Error::bad_input(format!(
+                "the random-effects terms crossed with the first (largest) one need a dense block of {} columns \
+                 (their levels and the fixed effects); glmmx handles up to {MAX_DENSE}: this design has too many \
+                 levels in its crossed grouping factors",
+                q - q_sparse + extra
+            )));
+        }
         let mut s = Structure {
             q,
             n_sparse_terms,

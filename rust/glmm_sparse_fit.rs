@@ -84,7 +84,7 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
         return finish(model, res, &lower_theta, decrement, hessian, theta, beta, vcov, "fisher");
     }
     // stage 2: (θ, β) on the Laplace deviance
-    let lower: Vec<f64> = lower_theta.iter().copied().chain(std::iter::repeat_n(f64::NEG_INFINITY, p)).collect();
+    let lower: Vec<f64> = lower_theta.iter().copied().chain(std::iter::repeat(f64::NEG_INFINITY).take(p)).collect();
     let x0: Vec<f64> = res.x.iter().chain(&beta).copied().collect();
     let fisher = model.fisher_vcov(&res.x, &beta)?;
     let used = (res.iterations, res.evaluations);

@@ -429,7 +429,7 @@ pub(crate) mod tests {
         let xv: Vec<f64> = (0..n).map(|_| rnd() * 2.0 - 1.0).collect();
         let y: Vec<f64> = (0..n).map(|i| 1.0 + 0.5 * xv[i] + (g[i] as f64 * 0.3).sin() + h[i] as f64 * 0.2 + rnd()).collect();
         let w: Vec<f64> = (0..n).map(|_| 0.5 + rnd()).collect();
-        let x: Vec<f64> = std::iter::repeat_n(1.0, n).chain(xv.iter().copied()).collect();
+        let x: Vec<f64> = std::iter::repeat(1.0).take(n).chain(xv.iter().copied()).collect();
         let zk = vec![1.0; n];
         let terms = vec![
             ReTermData { codes: k, n_levels: nk, d: 1, z: zk.clone() },

@@ -620,7 +620,7 @@ mod tests {
     fn one_factor(family: Family, link: Link, d: usize, seed: u64) -> (Clustered, Vec<f64>, Vec<ReTermData>) {
         let c = simulate(family, link, 14, d, seed);
         let n = c.n;
-        let groups: Vec<u32> = (0..c.n_clusters()).flat_map(|g| std::iter::repeat_n(g as u32, c.start[g + 1] - c.start[g])).collect();
+        let groups: Vec<u32> = (0..c.n_clusters()).flat_map(|g| std::iter::repeat(g as u32).take(c.start[g + 1] - c.start[g])).collect();
         let xcol: Vec<f64> = (0..c.p).flat_map(|j| (0..n).map(move |i| (i, j))).map(|(i, j)| c.x[i * c.p + j]).collect();
         let zcol: Vec<f64> = (0..c.d).flat_map(|j| (0..n).map(move |i| (i, j))).map(|(i, j)| c.z[i * c.d + j]).collect();
         let ones = vec![1.0; c.n_clusters()];
@@ -666,7 +666,7 @@ mod tests {
             g.push(gi as u32);
             h.push(hi as u32);
         }
-        let xcol: Vec<f64> = std::iter::repeat_n(1.0, n).chain(x1.iter().copied()).collect();
+        let xcol: Vec<f64> = std::iter::repeat(1.0).take(n).chain(x1.iter().copied()).collect();
         let terms = vec![
             ReTermData { codes: g, n_levels: ng, d: 2, z: x1.iter().flat_map(|&x| [1.0, x]).collect() },
             ReTermData { codes: h, n_levels: nh, d: 1, z: vec![1.0; n] },

@@ -110,3 +110,12 @@ def test_offset_is_subtracted_from_the_response(data):
     shifted = gx.lmer("y2 ~ x + (1 | g)", data=data.with_columns(y2=pl.col("y") - 2 * pl.col("x")))
     assert with_offset.reml_criterion == pytest.approx(shifted.reml_criterion, rel=1e-12)
     np.testing.assert_allclose(with_offset.fitted(), shifted.fitted() + 2 * data["x"].to_numpy(), rtol=1e-10)
+
+
+def test_too_large_a_crossed_design_is_refused_not_crashed():
+    # two crossed factors of 9000 levels each would need a 9000 x 9000 dense block
+    rng = np.random.default_rng(0)
+    n = 20_000
+    df = pl.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 9_500, n), "b": rng.integers(0, 9_000, n)})
+    with pytest.raises(ModelSpecError, match="dense block of .* columns.*up to 8000"):
+        gx.lmer("y ~ 1 + (1 | a) + (1 | b)", data=df)
