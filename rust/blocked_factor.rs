@@ -488,50 +488,99 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
         symmetrize(out);
     }
     let cutoff = (s.q_sparse + upto) as u32;
-    let (mut zrr, mut q, mut y, mut inv) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for b in (0..s.n_sparse_blocks()).rev() {
-        let d = s.block(b).2;
-        let rows = s.block_rows(b);
-        let (nr, nk) = (rows.len(), rows.partition_point(|&r| r < cutoff));
-        gather_zrr(s, z, b, nk, &mut zrr);
-        let lcol = l.below_block(s, b);
-        let lbb = l.diag_block(s, b);
-        // Q = L_RJ L_JJ⁻¹
-        q.clear();
-        (0..d).for_each(|c| q.extend_from_slice(&lcol[c * nr..c * nr + nk]));
-        if d == 1 {
-            let inv_l = 1.0 / lbb[0];
-            q.iter_mut().for_each(|v| *v *= inv_l);
-        } else if nk > 0 {
-            let qt = MatMut::from_column_major_slice_mut(&mut q, nk, d).transpose_mut();
-            solve_upper_triangular_in_place(MatRef::from_column_major_slice(lbb, d, d).transpose(), qt, Par::Seq);
+    let nb = s.n_sparse_blocks();
+    let BlockValues { diag, below, t } = z;
+    if s.targets.is_empty() && rayon::current_num_threads() > 1 && s.val_ptr[nb] >= PARALLEL_BLOCK_WORK {
+        // no sparse block feeds another: the blocks are independent given Z_T
+        use rayon::prelude::*;
+        let (mut diag_parts, mut below_parts) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
+        let (mut drest, mut brest) = (diag.as_mut_slice(), below.as_mut_slice());
+        for b in 0..nb {
+            let (dh, dt) = drest.split_at_mut(s.diag_ptr[b + 1] - s.diag_ptr[b]);
+            let (bh, bt) = brest.split_at_mut(s.val_ptr[b + 1] - s.val_ptr[b]);
+            diag_parts.push(dh);
+            below_parts.push(bh);
+            (drest, brest) = (dt, bt);
         }
-        // Y = Z_RR Q (column by column: axpy over the columns of Z_RR)
-        y.clear();
-        y.resize(nk * d, 0.0);
-        for c in 0..d {
-            let yc = &mut y[c * nk..(c + 1) * nk];
-            for j in 0..nk {
-                let qj = q[j + c * nk];
-                if qj != 0.0 {
-                    let zj = &zrr[j * nk..(j + 1) * nk];
-                    yc.iter_mut().zip(zj).for_each(|(y, z)| *y += z * qj);
-                }
-            }
-        }
-        let zcol = &mut z.below[s.val_ptr[b]..s.val_ptr[b + 1]];
-        zcol.fill(0.0);
-        (0..d).for_each(|c| (0..nk).for_each(|i| zcol[i + c * nr] = -y[i + c * nk]));
-        inv.clear();
-        inv.resize(d * d, 0.0);
-        small_inverse(lbb, d, &mut inv);
-        for c in 0..d {
-            for r in 0..d {
-                inv[r + c * d] += q[r * nk..(r + 1) * nk].iter().zip(&y[c * nk..(c + 1) * nk]).map(|(a, b)| a * b).sum::<f64>();
-            }
-        }
-        z.diag[s.diag_ptr[b]..s.diag_ptr[b + 1]].copy_from_slice(&inv);
+        let t: &Mat<f64> = t;
+        diag_parts.into_par_iter().zip(below_parts).enumerate().for_each_init(SelinvScratch::default, |sc, (b, (zd, zb))| {
+            selinv_block(s, l, b, cutoff, |nk, out| gather_dense(s, t, b, nk, out), zd, zb, sc);
+        });
+        return;
     }
+    let mut sc = SelinvScratch::default();
+    for b in (0..nb).rev() {
+        let (zd_all, zb_all) = (&*diag, &*below);
+        let mut gathered = Vec::new();
+        {
+            let rows = s.block_rows(b);
+            let nk = rows.partition_point(|&r| r < cutoff);
+            gather_zrr(s, zd_all, zb_all, t, b, nk, &mut gathered);
+        }
+        let (mut zd, mut zb) = (vec![0.0; s.diag_ptr[b + 1] - s.diag_ptr[b]], vec![0.0; s.val_ptr[b + 1] - s.val_ptr[b]]);
+        selinv_block(s, l, b, cutoff, |_, out| std::mem::swap(out, &mut gathered), &mut zd, &mut zb, &mut sc);
+        diag[s.diag_ptr[b]..s.diag_ptr[b + 1]].copy_from_slice(&zd);
+        below[s.val_ptr[b]..s.val_ptr[b + 1]].copy_from_slice(&zb);
+    }
+}
+
+/// Sparse blocks' worth of values (Σ |rows|·d) from which their selected inverse runs in
+/// parallel.
+const PARALLEL_BLOCK_WORK: usize = 20_000;
+
+/// Per-thread scratch of the selected inverse.
+#[derive(Default)]
+struct SelinvScratch {
+    zrr: Vec<f64>,
+    q: Vec<f64>,
+    y: Vec<f64>,
+    inv: Vec<f64>,
+}
+
+/// One block of the selected inverse: Q = L_RJ L_JJ⁻¹, Z_RJ = −Z_RR Q (into `zcol`),
+/// Z_JJ = (L_JJ L_JJᵀ)⁻¹ + Qᵀ Z_RR Q (into `zdiag`); `gather(nk, out)` fills Z_RR.
+#[allow(clippy::too_many_arguments)]
+fn selinv_block(s: &Structure, l: &BlockValues, b: usize, cutoff: u32, gather: impl FnOnce(usize, &mut Vec<f64>), zdiag: &mut [f64], zcol: &mut [f64], sc: &mut SelinvScratch) {
+    let d = s.block(b).2;
+    let rows = s.block_rows(b);
+    let (nr, nk) = (rows.len(), rows.partition_point(|&r| r < cutoff));
+    gather(nk, &mut sc.zrr);
+    let lcol = l.below_block(s, b);
+    let lbb = l.diag_block(s, b);
+    let SelinvScratch { zrr, q, y, inv } = sc;
+    q.clear();
+    (0..d).for_each(|c| q.extend_from_slice(&lcol[c * nr..c * nr + nk]));
+    if d == 1 {
+        let inv_l = 1.0 / lbb[0];
+        q.iter_mut().for_each(|v| *v *= inv_l);
+    } else if nk > 0 {
+        let qt = MatMut::from_column_major_slice_mut(q, nk, d).transpose_mut();
+        solve_upper_triangular_in_place(MatRef::from_column_major_slice(lbb, d, d).transpose(), qt, Par::Seq);
+    }
+    // Y = Z_RR Q (column by column: axpy over the columns of Z_RR)
+    y.clear();
+    y.resize(nk * d, 0.0);
+    for c in 0..d {
+        let yc = &mut y[c * nk..(c + 1) * nk];
+        for j in 0..nk {
+            let qj = q[j + c * nk];
+            if qj != 0.0 {
+                let zj = &zrr[j * nk..(j + 1) * nk];
+                yc.iter_mut().zip(zj).for_each(|(y, z)| *y += z * qj);
+            }
+        }
+    }
+    zcol.fill(0.0);
+    (0..d).for_each(|c| (0..nk).for_each(|i| zcol[i + c * nr] = -y[i + c * nk]));
+    inv.clear();
+    inv.resize(d * d, 0.0);
+    small_inverse(lbb, d, inv);
+    for c in 0..d {
+        for r in 0..d {
+            inv[r + c * d] += q[r * nk..(r + 1) * nk].iter().zip(&y[c * nk..(c + 1) * nk]).map(|(a, b)| a * b).sum::<f64>();
+        }
+    }
+    zdiag.copy_from_slice(inv);
 }
 
 /// (LLᵀ)⁻¹ for a small lower-triangular L.
@@ -549,22 +598,21 @@ fn small_inverse(l: &[f64], d: usize, out: &mut [f64]) {
 }
 
 /// Z on the first `nk` rows of block b's pattern, as a dense nk × nk matrix.
-fn gather_zrr(s: &Structure, z: &BlockValues, b: usize, nk: usize, out: &mut Vec<f64>) {
+fn gather_zrr(s: &Structure, zdiag: &[f64], zbelow: &[f64], zt: &Mat<f64>, b: usize, nk: usize, out: &mut Vec<f64>) {
     out.clear();
     out.resize(nk * nk, 0.0);
-    let rows = s.block_rows(b);
     let ns = (s.n_sparse_rows[b] as usize).min(nk);
     for tg in &s.targets[s.target_ptr[b]..s.target_ptr[b + 1]] {
         let (k, f) = (tg.block as usize, tg.first as usize);
         let dk = s.block(k).2;
-        let zk = z.diag_block(s, k);
+        let zk = &zdiag[s.diag_ptr[k]..s.diag_ptr[k + 1]];
         for c in 0..dk {
             for r in 0..dk {
                 out[f + r + (f + c) * nk] = zk[r + c * dk];
             }
         }
         let nrk = s.row_ptr[k + 1] - s.row_ptr[k];
-        let zkcol = z.below_block(s, k);
+        let zkcol = &zbelow[s.val_ptr[k]..s.val_ptr[k + 1]];
         for (j, i) in (f + dk..nk).enumerate() {
             let pos = s.rel[tg.rel_start + j] as usize;
             for c in 0..dk {
@@ -574,11 +622,30 @@ fn gather_zrr(s: &Structure, z: &BlockValues, b: usize, nk: usize, out: &mut Vec
             }
         }
     }
-    let ti: Vec<usize> = rows[ns..nk].iter().map(|&r| s.t_index(r as usize)).collect();
-    for (jj, &tj) in ti.iter().enumerate() {
-        let zc = z.t.col_as_slice(tj);
+    gather_t_rows(s, zt, b, ns, nk, out);
+}
+
+/// The dense-block part of `gather_zrr` alone (blocks with only T rows below them).
+fn gather_dense(s: &Structure, zt: &Mat<f64>, b: usize, nk: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.resize(nk * nk, 0.0);
+    let ns = (s.n_sparse_rows[b] as usize).min(nk);
+    gather_t_rows(s, zt, b, ns, nk, out);
+}
+
+fn gather_t_rows(s: &Structure, zt: &Mat<f64>, b: usize, ns: usize, nk: usize, out: &mut [f64]) {
+    let rows = s.block_rows(b);
+    let first = rows.get(ns).map_or(0, |&r| s.t_index(r as usize));
+    let contiguous = nk > ns && s.t_index(rows[nk - 1] as usize) + 1 - first == nk - ns;
+    for jj in 0..nk - ns {
+        let tj = s.t_index(rows[ns + jj] as usize);
+        let zc = zt.col_as_slice(tj);
         let dst = &mut out[(ns + jj) * nk + ns..(ns + jj + 1) * nk];
-        dst.iter_mut().zip(&ti).for_each(|(o, &i)| *o = zc[i]);
+        if contiguous {
+            dst.copy_from_slice(&zc[first..first + nk - ns]);
+        } else {
+            dst.iter_mut().zip(&rows[ns..nk]).for_each(|(o, &r)| *o = zc[s.t_index(r as usize)]);
+        }
     }
 }
 

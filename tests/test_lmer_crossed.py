@@ -134,3 +134,17 @@ def test_plot_ranef_without_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         fit.plot_ranef()
+
+
+def test_parallel_blocks_and_dense_kernels_give_bit_identical_fits():
+    """Large enough for the selected inverse to run its blocks in parallel and for the dense
+    factorisation to use several threads: the fit must not depend on the thread count."""
+    rng = np.random.default_rng(8)
+    n, n_subj, n_item = 24_000, 4_000, 400
+    s, i = rng.integers(0, n_subj, n), rng.integers(0, n_item, n)
+    y = rng.normal(0, 0.7, n_subj)[s] + rng.normal(0, 0.4, n_item)[i] + rng.normal(size=n)
+    data = pl.DataFrame({"y": y, "s": s, "i": i})
+    one = gx.lmer("y ~ 1 + (1 | s) + (1 | i)", data=data, threads=1)
+    two = gx.lmer("y ~ 1 + (1 | s) + (1 | i)", data=data, threads=2)
+    assert one.reml_criterion == two.reml_criterion and (one.theta == two.theta).all()
+    assert (one.std_errors == two.std_errors).all()
