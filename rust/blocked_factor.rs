@@ -762,8 +762,9 @@ pub fn solve_columns(s: &Structure, l: &BlockValues, r: &mut Mat<f64>) {
     if n > 0 {
         let lt = l.t.as_ref().submatrix(0, 0, n, n);
         let mut rt = r.as_mut().submatrix_mut(s.q_sparse, 0, n, k);
-        solve_lower_triangular_in_place(lt, rt.as_mut(), Par::Seq);
-        solve_upper_triangular_in_place(lt.transpose(), rt, Par::Seq);
+        let par = if k > 1 { dense_par(n) } else { Par::Seq };
+        solve_lower_triangular_in_place(lt, rt.as_mut(), par);
+        solve_upper_triangular_in_place(lt.transpose(), rt, par);
     }
     for b in (0..nb).rev() {
         let d = s.block(b).2;
