@@ -67,7 +67,7 @@ fn main() {
     let (l, a) = (model.factor_values().clone(), model.cross_products().clone());
     let mut z = l.clone();
     let upto = st.q - st.q_sparse;
-    println!("  dense inverse + sparse selected inverse {:8.2} ms", min_ms(|| _core::blocked_factor::selected_inverse(&st, &l, upto, &mut z), 10));
+    println!("  dense inverse + sparse selected inverse {:8.2} ms", min_ms(|| _core::selected_inverse::selected_inverse(&st, &l, upto, &mut z), 10));
     {
         use faer::dyn_stack::{MemBuffer, MemStack};
         let par = if rayon::current_num_threads() > 1 { faer::Par::rayon(rayon::current_num_threads()) } else { faer::Par::Seq };
@@ -75,7 +75,7 @@ fn main() {
         let mut out = faer::Mat::<f64>::zeros(upto, upto);
         println!("    of which the dense inverse ({upto})       {:8.2} ms", min_ms(|| faer::linalg::cholesky::llt::inverse::inverse(out.as_mut(), l.t.as_ref().submatrix(0, 0, upto, upto), par, MemStack::new(&mut mem)), 10));
     }
-    println!("  trace sums                              {:8.2} ms", min_ms(|| { _core::blocked_factor::trace_sums(&st, &a, &z, &lam, upto); }, 10));
+    println!("  trace sums                              {:8.2} ms", min_ms(|| { _core::selected_inverse::trace_sums(&st, &a, &z, &lam, upto); }, 10));
     let g = model.gradient();
     println!("average information                    {:8.2} ms", min_ms(|| { model.average_information(&g); }, 10));
     let ms = min_ms(|| { fit(&mut model, &LmmFitOptions { max_iter: 100, theta0: None }).unwrap(); }, 3);

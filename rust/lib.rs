@@ -26,6 +26,7 @@ pub mod pirls;
 pub mod pirls_sparse;
 pub mod remat;
 pub mod satterthwaite;
+pub mod selected_inverse;
 #[cfg(test)]
 mod testdata;
 

@@ -13,7 +13,8 @@
 //! pattern of θₖ in Λ), where res = y − Xβ̂ − ZΛû.
 
 use crate::blocked::{ReTermData, Structure};
-use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, selected_inverse, solve, solve_columns, trace_sums};
+use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
+use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
 use faer::Mat;
 

@@ -13,7 +13,8 @@
 //! lme4's nAGQ = 0 the inner variables are (u, β) jointly and M_O becomes the joint system.
 
 use crate::blocked::{ReTermData, Structure};
-use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, selected_inverse, solve, solve_columns, trace_sums};
+use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
+use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
 use crate::family::{Family, Link, ObsTerms};
 use faer::Mat;
@@ -31,12 +32,12 @@ const FULL_STEP: f64 = 1e-9;
 
 /// One system: its structure, cross-products, factor and selected inverse.
 #[derive(Clone)]
-struct System {
-    s: Structure,
-    plan: RowPlan,
-    a: BlockValues,
-    l: BlockValues,
-    z: BlockValues,
+pub(crate) struct System {
+    pub(crate) s: Structure,
+    pub(crate) plan: RowPlan,
+    pub(crate) a: BlockValues,
+    pub(crate) l: BlockValues,
+    pub(crate) z: BlockValues,
 }
 
 impl System {
@@ -64,10 +65,10 @@ pub struct SparseGlmm {
     pub loglik_constant: f64,
     /// conditional modes u (global order), kept between evaluations as starting points
     pub u: Vec<f64>,
-    u_sys: System,
-    joint: System,
-    lambda: Vec<Vec<f64>>,
-    obs: Vec<ObsTerms>,
+    pub(crate) u_sys: System,
+    pub(crate) joint: System,
+    pub(crate) lambda: Vec<Vec<f64>>,
+    pub(crate) obs: Vec<ObsTerms>,
     eta: Vec<f64>,
     /// Newton decrement (relative to 1 + |h|) at which the penalised IRLS stops
     pub mode_tol: f64,
@@ -391,128 +392,6 @@ impl SparseGlmm {
         }
         let gradient = crate::laplace_gradient::gradient(self, joint)?;
         Ok(Evaluation { deviance, gradient })
-    }
-
-    /// The average-information approximation of the Hessian of the nAGQ = 0 criterion in θ at
-    /// the last joint mode: the working linear mixed model of the penalised IRLS (working
-    /// response, Fisher weights, σ = 1) gives vₖ = VₖW(z − ŷ) = ZEₖû + ZΛEₖᵀZᵀs and
-    /// H ≈ vₖᵀPvₗ + Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ (see `lmm::LmmModel::average_information`).
-    pub fn average_information_joint(&self, gradient: &[f64]) -> Mat<f64> {
-        let s = &self.joint.s;
-        let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
-        let score: Vec<f64> = self.obs.iter().map(|t| t.score).collect();
-        let mut g = vec![0.0; q];
-        for (i, &sc) in score.iter().enumerate() {
-            for (t, l) in self.terms.iter().zip(&s.terms) {
-                let o = l.start + t.codes[i] as usize * t.d;
-                (0..t.d).for_each(|r| g[o + r] += sc * t.z[i * t.d + r]);
-            }
-        }
-        let u = &self.u;
-        let mut v = Mat::<f64>::zeros(n, nt);
-        let mut k = 0;
-        for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
-            let d = l.d;
-            for c in 0..d {
-                for r in c..d {
-                    for i in 0..n {
-                        let o = l.start + term.codes[i] as usize * d;
-                        let z = &term.z[i * d..(i + 1) * d];
-                        let zl: f64 = (c..d).map(|m| z[m] * lam[m + c * d]).sum();
-                        v[(i, k)] = z[r] * u[o + c] + zl * g[o + r];
-                    }
-                    k += 1;
-                }
-            }
-        }
-        let w: Vec<f64> = self.obs.iter().map(|t| t.w_fisher).collect();
-        let mut sol = Mat::<f64>::zeros(q + p, nt);
-        for i in 0..n {
-            for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
-                let d = l.d;
-                let o = l.start + term.codes[i] as usize * d;
-                let z = &term.z[i * d..(i + 1) * d];
-                for c in 0..d {
-                    let a: f64 = (c..d).map(|m| lam[m + c * d] * z[m]).sum();
-                    (0..nt).for_each(|k| sol[(o + c, k)] += w[i] * v[(i, k)] * a);
-                }
-            }
-            for j in 0..p {
-                let x = self.x[i * p + j];
-                (0..nt).for_each(|k| sol[(q + j, k)] += w[i] * v[(i, k)] * x);
-            }
-        }
-        solve_columns(s, &self.joint.l, &mut sol);
-        let mut pv = Mat::<f64>::zeros(n, nt);
-        for k in 0..nt {
-            let uk: Vec<f64> = (0..q).map(|j| sol[(j, k)]).collect();
-            let bk = self.b_of(&uk);
-            for i in 0..n {
-                let fixed: f64 = (0..p).map(|j| self.x[i * p + j] * sol[(q + j, k)]).sum();
-                let random: f64 = self.terms.iter().zip(&s.terms).map(|(t, l)| {
-                    let o = l.start + t.codes[i] as usize * t.d;
-                    (0..t.d).map(|r| t.z[i * t.d + r] * bk[o + r]).sum::<f64>()
-                }).sum();
-                pv[(i, k)] = w[i] * (v[(i, k)] - fixed - random);
-            }
-        }
-        let mut h = Mat::from_fn(nt, nt, |k, l| 0.5 * (0..n).map(|i| v[(i, k)] * pv[(i, l)] + v[(i, l)] * pv[(i, k)]).sum::<f64>());
-        crate::lmm::add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
-        h
-    }
-
-    /// How the mode moves with (θ, β) at the last Laplace mode, to first order: du/dφⱼ solves
-    /// M duⱼ = rⱼ with rᵦ = −ΛᵀZᵀW_O Xⱼ and r_θₖ = EₖᵀZᵀs − ΛᵀZᵀW_O ZEₖû (the derivative of
-    /// ∇ᵤh = 0), M the Fisher-weight factor at hand. A starting point for the penalised IRLS
-    /// at a nearby (θ, β); q × (nθ + p).
-    pub fn mode_derivatives(&self) -> Mat<f64> {
-        let s = &self.u_sys.s;
-        let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
-        let np = nt + p;
-        let mut r = Mat::<f64>::zeros(q, np);
-        let mut zts = vec![0.0; q];
-        for i in 0..n {
-            let sc = self.obs[i].score;
-            for (t, l) in self.terms.iter().zip(&s.terms) {
-                let o = l.start + t.codes[i] as usize * t.d;
-                (0..t.d).for_each(|m| zts[o + m] += sc * t.z[i * t.d + m]);
-            }
-        }
-        let pos: Vec<(usize, usize, usize)> = s.terms.iter().enumerate().flat_map(|(t, l)| (0..l.d).flat_map(move |c| (c..l.d).map(move |rr| (t, rr, c)))).collect();
-        for (k, &(t, rr, c)) in pos.iter().enumerate() {
-            let l = &s.terms[t];
-            for level in 0..l.n_levels {
-                let o = l.start + level * l.d;
-                r[(o + c, k)] += zts[o + rr];
-            }
-        }
-        let dmax = self.terms.iter().map(|t| t.d).max().unwrap_or(1);
-        let mut zt = vec![0.0; self.terms.len() * dmax];
-        let mut lin = vec![0.0; np];
-        for i in 0..n {
-            let wo = self.obs[i].w_obs;
-            for (t, (term, lam)) in self.terms.iter().zip(&self.lambda).enumerate() {
-                let d = term.d;
-                for c in 0..d {
-                    zt[t * dmax + c] = (c..d).map(|m| lam[m + c * d] * term.z[i * d + m]).sum();
-                }
-            }
-            for (k, &(t, rr, c)) in pos.iter().enumerate() {
-                let term = &self.terms[t];
-                let o = s.terms[t].start + term.codes[i] as usize * term.d;
-                lin[k] = term.z[i * term.d + rr] * self.u[o + c];
-            }
-            lin[nt..].copy_from_slice(&self.x[i * p..(i + 1) * p]);
-            for (t, term) in self.terms.iter().enumerate() {
-                let o = s.terms[t].start + term.codes[i] as usize * term.d;
-                for c in 0..term.d {
-                    let a = wo * zt[t * dmax + c];
-                    (0..np).for_each(|k| r[(o + c, k)] -= a * lin[k]);
-                }
-            }
-        }
-        solve_columns(s, &self.u_sys.l, &mut r);
-        r
     }
 
     /// Pieces the gradient and the results need, at the last mode.
