@@ -133,3 +133,17 @@ def test_anova_lrt_refits_reml_with_ml():
     assert_sig(tab["loglik"].to_numpy(), np.array([-955.27, -875.97]), 5, "logLik")
     assert_sig(tab["chisq"][1], 158.6, 4, "Chisq")
     assert tab["df"][1] == 3 and tab["p_value"][1] < 1e-30
+
+
+@pytest.mark.parametrize("kind", ["type3", "type1"])
+def test_factorial_anova_matches_lmertest(kind):
+    """Two fixed factors, their interaction and a covariate: lmerTest's type III and type I
+    tables (tests/reference_r/lmer_reference.R)."""
+    ref = reference("lmer_HR_factor_anova")
+    hr = shared_csv("HR.csv").with_columns(TimeF=pl.col("Time").cast(pl.String))
+    fit = gx.lmer("HR ~ Drug * TimeF + baseHR + (1 | Patient)", data=hr)
+    assert fit.reml_criterion == pytest.approx(ref["reml_criterion"], rel=CRITERION_RTOL)
+    tab, want = fit.anova(type=3 if kind == "type3" else 1), ref[kind]
+    assert tab["term"].to_list() == want["term"] and tab["num_df"].to_list() == want["num_df"]
+    for ours, theirs, sig in [("sum_sq", "sum_sq", 4), ("f_value", "F", 4), ("den_df", "den_df", 3), ("p_value", "p", 3)]:
+        assert_sig(tab[ours].to_numpy(), np.array(want[theirs]), sig, f"{kind} {ours}")

@@ -1,4 +1,5 @@
-"""The random-effects structure of a model with one grouping factor.
+"""The random-effects structure: one grouping factor (``single_factor``, glmer's per-cluster
+path) or any number of terms (``random_terms``, the blocked sparse path of lmer and crossed glmer).
 
 lme4 allows several terms on the same grouping factor, e.g. ``(1 | g) + (0 + x | g)`` (which is
 what ``(1 + x || g)`` expands to). With one grouping factor they share the levels, so glmmx
@@ -81,9 +82,8 @@ def single_factor(blocks, *, what: str = "glmer") -> ReStructure:
     groups = list(dict.fromkeys(b.group for b in blocks))
     if len(groups) > 1:
         raise ModelSpecError(
-            f"{what} fits one grouping factor for now; the formula has {len(groups)}: "
-            f"{', '.join(groups)}. Crossed or nested grouping factors (e.g. (1 | a) + (1 | b) or "
-            "(1 | a/b)) come in a later release."
+            f"{what}'s per-cluster path needs one grouping factor; the formula has {len(groups)}: "
+            f"{', '.join(groups)} (use random_terms for crossed or nested grouping factors)"
         )
     first = blocks[0]
     if len(first.levels) < 2:

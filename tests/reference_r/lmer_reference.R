@@ -47,3 +47,14 @@ for (f in fits) {
   m <- update(f[[3]], control = tight)
   save(out(paste0(f[[1]], "_tight"), paste0(f[[2]], " with control = lmerControl(optimizer = 'bobyqa', optCtrl = list(rhoend = 1e-12, maxfun = 1e5))"), m))
 }
+
+# lmerTest's type III and type I tables for two crossed fixed factors, their interaction and a
+# covariate (the heart-rate data with Time as a factor)
+HR <- read.csv("../shared/data/HR.csv"); HR$TimeF <- factor(HR$Time)
+m <- lmer(HR ~ Drug * TimeF + baseHR + (1 | Patient), data = HR)
+tab <- function(a) list(term = rownames(a), sum_sq = a[["Sum Sq"]], mean_sq = a[["Mean Sq"]], num_df = a[["NumDF"]],
+                        den_df = a[["DenDF"]], F = a[["F value"]], p = a[["Pr(>F)"]])
+r <- list(name = "lmer_HR_factor_anova", engine = engine,
+          call = "anova(lmer(HR ~ Drug * TimeF + baseHR + (1 | Patient), data = HR), type = 3 and type = 1), TimeF = factor(Time)",
+          reml_criterion = REMLcrit(m), type3 = tab(anova(m, type = 3)), type1 = tab(anova(m, type = 1)))
+write(toJSON(r, auto_unbox = TRUE, digits = NA, pretty = TRUE), file = "tests/reference_r/lmer_HR_factor_anova.json")
