@@ -6,7 +6,8 @@
 
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::error::{Error, Result};
-use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, fd_hessian_columns, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
+use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian_columns, max_projected_grad, minimize};
+use crate::polish::{ByDifferences, PolishOptions, Polishable, polish};
 use crate::pirls_sparse::SparseGlmm;
 use faer::prelude::Solve;
 use faer::{Mat, Side};
@@ -76,7 +77,7 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
         let (hessian, decrement) = {
             let beta_ref = &mut beta;
             let mut fg = |t: &[f64]| model.nagq0(t, beta_ref, true).map(|e| (e.deviance, e.gradient));
-            polish(&mut fg, &mut res, &lower_theta, opts.max_iter)?
+            polish(&mut ByDifferences(&mut fg), &mut res, &lower_theta, PolishOptions { steps: POLISH_STEPS, dtol: POLISH_DTOL, max_iter: opts.max_iter })?
         };
         model.nagq0(&res.x, &mut beta, false)?;
         let vcov = model.fisher_vcov(&res.x, &beta)?;
@@ -100,7 +101,8 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
     res.iterations += used.0;
     res.evaluations += used.1 + 1 + nt;
     drop(fg);
-    let (hessian, decrement) = polish_laplace(model, &mut res, &lower, opts.max_iter, nt)?;
+    let polish_opts = PolishOptions { steps: POLISH_STEPS, dtol: POLISH_DTOL, max_iter: opts.max_iter };
+    let (hessian, decrement) = polish(&mut LaplacePolish { model, nt }, &mut res, &lower, polish_opts)?;
     let (theta, beta) = (res.x[..nt].to_vec(), res.x[nt..].to_vec());
     let (vcov, source) = match hessian_vcov(&hessian, nt) {
         Some(v) => (v, "hessian"),
@@ -171,31 +173,6 @@ fn initial_hessian(fg: &mut Fg, x0: &[f64], g0: &[f64], nt: usize, fisher_vcov: 
     Ok(h.llt(Side::Lower).is_ok().then_some(h))
 }
 
-/// Newton steps on a finite-difference Hessian of the gradient; the Hessian and the final
-/// Newton decrement.
-fn polish(fg: &mut Fg, res: &mut OptimResult, lower: &[f64], max_iter: usize) -> Result<(Mat<f64>, f64)> {
-    let mut hessian = fd_hessian(fg, &res.x, &res.grad)?;
-    res.evaluations += res.x.len();
-    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
-        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-        if decrement <= POLISH_DTOL || !decrement.is_finite() {
-            break;
-        }
-        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
-        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
-        res.evaluations += evals;
-        res.iterations += 1;
-        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
-        (res.x, res.f, res.grad) = (x, f, g);
-        if moved > 1e-3 {
-            hessian = fd_hessian(fg, &res.x, &res.grad)?;
-            res.evaluations += res.x.len();
-        }
-    }
-    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-    Ok((hessian, decrement))
-}
-
 /// The Hessian of the Laplace deviance at x by forward differences of the exact gradient,
 /// columns spread over the threads (each on its own copy of the model). Every column starts
 /// the penalised IRLS from the mode at x, so the result does not depend on the number of
@@ -245,44 +222,20 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
     Ok(Mat::from_fn(np, np, |i, j| 0.5 * (cols[j][i] + cols[i][j])))
 }
 
-/// Newton polishing of the Laplace fit on `fd_hessian_laplace`.
-fn polish_laplace(model: &mut SparseGlmm, res: &mut OptimResult, lower: &[f64], max_iter: usize, nt: usize) -> Result<(Mat<f64>, f64)> {
-    let mut hessian = fd_hessian_laplace(model, &res.x, nt)?;
-    res.evaluations += res.x.len();
-    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
-        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-        if decrement <= POLISH_DTOL || !decrement.is_finite() {
-            break;
-        }
-        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
-        let mut fg = |x: &[f64]| model.laplace(&x[..nt], &x[nt..], true).map(|e| (e.deviance, e.gradient));
-        let step = match line_search(&mut fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? {
-            Some(step) => Some(step),
-            // a decrease this small is below the rounding of the deviance: take the full Newton
-            // step if it shrinks the gradient (the line search cannot see it)
-            None if decrement < 1e-8 => full_step(&mut fg, &res.x, &res.grad, &dir, lower)?,
-            None => None,
-        };
-        let Some((x, f, g, evals)) = step else { break };
-        res.evaluations += evals;
-        res.iterations += 1;
-        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
-        (res.x, res.f, res.grad) = (x, f, g);
-        if moved > 1e-3 {
-            hessian = fd_hessian_laplace(model, &res.x, nt)?;
-            res.evaluations += res.x.len();
-        }
-    }
-    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-    Ok((hessian, decrement))
+/// The Laplace deviance with its Hessian by `fd_hessian_laplace`.
+struct LaplacePolish<'a> {
+    model: &'a mut SparseGlmm,
+    nt: usize,
 }
 
-/// x + dir (projected) when its projected gradient is smaller than at x.
-fn full_step(fg: &mut Fg, x: &[f64], g: &[f64], dir: &[f64], lower: &[f64]) -> Result<Option<(Vec<f64>, f64, Vec<f64>, usize)>> {
-    let xt: Vec<f64> = x.iter().zip(dir).zip(lower).map(|((x, d), l)| (x + d).max(*l)).collect();
-    let Ok((f, gt)) = fg(&xt) else { return Ok(None) };
-    let better = max_projected_grad(&xt, &gt, lower) < max_projected_grad(x, g, lower);
-    Ok((better && f.is_finite()).then_some((xt, f, gt, 1)))
+impl Polishable for LaplacePolish<'_> {
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self.model.laplace(&x[..self.nt], &x[self.nt..], true).map(|e| (e.deviance, e.gradient))
+    }
+
+    fn hessian(&mut self, x: &[f64], _g: &[f64]) -> Result<Mat<f64>> {
+        fd_hessian_laplace(self.model, x, self.nt)
+    }
 }
 
 /// β block of (H/2)⁻¹; None unless H is positive definite.

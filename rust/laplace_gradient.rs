@@ -4,6 +4,7 @@
 //! observed-weight system how the mode moves), the average-information Hessian of the nAGQ = 0
 //! criterion, and the first-order motion of the mode.
 
+use crate::average_information::{AiInputs, add_sigma_curvature, products, symmetric_gram};
 use crate::blocked_factor::solve_columns;
 use crate::error::Result;
 use crate::pirls_sparse::{Parts, SparseGlmm};
@@ -167,65 +168,15 @@ impl SparseGlmm {
     /// H ≈ vₖᵀPvₗ + Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ (see `lmm::LmmModel::average_information`).
     pub fn average_information_joint(&self, gradient: &[f64]) -> Mat<f64> {
         let s = &self.joint.s;
-        let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
+        // the working residual of the penalised IRLS is s/w_F, so ZᵀW res = Zᵀs
         let score: Vec<f64> = self.obs.iter().map(|t| t.score).collect();
-        let mut g = vec![0.0; q];
-        for (i, &sc) in score.iter().enumerate() {
-            for (t, l) in self.terms.iter().zip(&s.terms) {
-                let o = l.start + t.codes[i] as usize * t.d;
-                (0..t.d).for_each(|r| g[o + r] += sc * t.z[i * t.d + r]);
-            }
-        }
-        let u = &self.u;
-        let mut v = Mat::<f64>::zeros(n, nt);
-        let mut k = 0;
-        for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
-            let d = l.d;
-            for c in 0..d {
-                for r in c..d {
-                    for i in 0..n {
-                        let o = l.start + term.codes[i] as usize * d;
-                        let z = &term.z[i * d..(i + 1) * d];
-                        let zl: f64 = (c..d).map(|m| z[m] * lam[m + c * d]).sum();
-                        v[(i, k)] = z[r] * u[o + c] + zl * g[o + r];
-                    }
-                    k += 1;
-                }
-            }
-        }
         let w: Vec<f64> = self.obs.iter().map(|t| t.w_fisher).collect();
-        let mut sol = Mat::<f64>::zeros(q + p, nt);
-        for i in 0..n {
-            for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
-                let d = l.d;
-                let o = l.start + term.codes[i] as usize * d;
-                let z = &term.z[i * d..(i + 1) * d];
-                for c in 0..d {
-                    let a: f64 = (c..d).map(|m| lam[m + c * d] * z[m]).sum();
-                    (0..nt).for_each(|k| sol[(o + c, k)] += w[i] * v[(i, k)] * a);
-                }
-            }
-            for j in 0..p {
-                let x = self.x[i * p + j];
-                (0..nt).for_each(|k| sol[(q + j, k)] += w[i] * v[(i, k)] * x);
-            }
-        }
-        solve_columns(s, &self.joint.l, &mut sol);
-        let mut pv = Mat::<f64>::zeros(n, nt);
-        for k in 0..nt {
-            let uk: Vec<f64> = (0..q).map(|j| sol[(j, k)]).collect();
-            let bk = self.b_of(&uk);
-            for i in 0..n {
-                let fixed: f64 = (0..p).map(|j| self.x[i * p + j] * sol[(q + j, k)]).sum();
-                let random: f64 = self.terms.iter().zip(&s.terms).map(|(t, l)| {
-                    let o = l.start + t.codes[i] as usize * t.d;
-                    (0..t.d).map(|r| t.z[i * t.d + r] * bk[o + r]).sum::<f64>()
-                }).sum();
-                pv[(i, k)] = w[i] * (v[(i, k)] - fixed - random);
-            }
-        }
-        let mut h = Mat::from_fn(nt, nt, |k, l| 0.5 * (0..n).map(|i| v[(i, k)] * pv[(i, l)] + v[(i, l)] * pv[(i, k)]).sum::<f64>());
-        crate::lmm::add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
+        let parts = self.parts(true);
+        let g = zt_times(&parts, &score);
+        let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &w, u: &self.u, g: &g };
+        let (v, pv) = products(&inputs, |m| solve_columns(s, &self.joint.l, m));
+        let mut h = symmetric_gram(&v, &pv);
+        add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
         h
     }
 

@@ -4,6 +4,7 @@
 
 pub mod agq;
 pub mod ai_newton;
+pub mod average_information;
 pub mod blocked;
 pub mod blocked_factor;
 pub mod cluster;
@@ -24,6 +25,7 @@ pub mod optim;
 pub mod par;
 pub mod pirls;
 pub mod pirls_sparse;
+pub mod polish;
 pub mod remat;
 pub mod satterthwaite;
 pub mod selected_inverse;

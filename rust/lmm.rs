@@ -14,6 +14,7 @@
 
 use crate::blocked::{ReTermData, Structure};
 use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
+use crate::average_information::{AiInputs, add_sigma_curvature, products, symmetric_gram};
 use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
 use faer::Mat;
@@ -283,57 +284,16 @@ impl LmmModel {
     /// factor per θ, so the whole matrix costs less than one evaluation of the gradient.
     pub fn average_information(&self, gradient: &[f64]) -> Mat<f64> {
         let s = &self.structure;
-        let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
         let fitted = self.fitted();
-        let wres: Vec<f64> = (0..n).map(|i| self.w[i] * (self.y[i] - fitted[i])).collect();
+        let wres: Vec<f64> = (0..self.n).map(|i| self.w[i] * (self.y[i] - fitted[i])).collect();
         let g = self.zt_w_res();
-        let u = &self.state.solution[..q];
-        let mut v = Mat::<f64>::zeros(n, nt);
-        let mut k = 0;
-        for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
-            let d = l.d;
-            for c in 0..d {
-                for r in c..d {
-                    for i in 0..n {
-                        let o = l.start + term.codes[i] as usize * d;
-                        let z = &term.z[i * d..(i + 1) * d];
-                        let zl: f64 = (c..d).map(|m| z[m] * lam[m + c * d]).sum();
-                        v[(i, k)] = z[r] * u[o + c] + zl * g[o + r];
-                    }
-                    k += 1;
-                }
-            }
-        }
-        let mut sol = Mat::<f64>::zeros(q + p, nt);
-        for i in 0..n {
-            for (term, (l, lam)) in self.terms.iter().zip(s.terms.iter().zip(&self.lambda)) {
-                let d = l.d;
-                let o = l.start + term.codes[i] as usize * d;
-                let z = &term.z[i * d..(i + 1) * d];
-                for c in 0..d {
-                    let a: f64 = (c..d).map(|m| lam[m + c * d] * z[m]).sum();
-                    (0..nt).for_each(|k| sol[(o + c, k)] += self.w[i] * v[(i, k)] * a);
-                }
-            }
-            for j in 0..p {
-                let x = self.x[i * p + j];
-                (0..nt).for_each(|k| sol[(q + j, k)] += self.w[i] * v[(i, k)] * x);
-            }
-        }
-        solve_columns(s, &self.l, &mut sol);
-        let mut pv = Mat::<f64>::zeros(n, nt);
-        for k in 0..nt {
-            let col: Vec<f64> = (0..q + p).map(|j| sol[(j, k)]).collect();
-            let fit_k = self.fitted_from(&col);
-            (0..n).for_each(|i| pv[(i, k)] = self.w[i] * (v[(i, k)] - fit_k[i]));
-        }
+        let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &self.w, u: &self.state.solution[..s.q], g: &g };
+        let (v, pv) = products(&inputs, |m| solve_columns(s, &self.l, m));
         let (r2, ne) = (self.state.pwrss, self.n_eff());
-        let c: Vec<f64> = (0..nt).map(|k| (0..n).map(|i| wres[i] * v[(i, k)]).sum()).collect();
-        let mut h = Mat::from_fn(nt, nt, |k, l| {
-            let a = 0.5 * (0..n).map(|i| v[(i, k)] * pv[(i, l)] + v[(i, l)] * pv[(i, k)]).sum::<f64>();
-            ne * (a / r2 - c[k] * c[l] / (r2 * r2))
-        });
-        add_sigma_curvature(&self.structure.terms, &self.lambda, gradient, &mut h);
+        let c: Vec<f64> = (0..v.ncols()).map(|k| v.col_as_slice(k).iter().zip(&wres).map(|(a, b)| a * b).sum()).collect();
+        let gram = symmetric_gram(&v, &pv);
+        let mut h = Mat::from_fn(v.ncols(), v.ncols(), |k, l| ne * (gram[(k, l)] / r2 - c[k] * c[l] / (r2 * r2)));
+        add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
         h
     }
 
@@ -368,46 +328,6 @@ impl LmmModel {
         out
     }
 }
-
-/// Add Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ per term, γ = ∂d/∂Σ solved from the θ-gradient
-/// (∂d/∂Λ_rc = Σ_ab γ_ab ∂Σ_ab/∂Λ_rc); terms with a (nearly) singular Λ are left out.
-pub fn add_sigma_curvature(layouts: &[crate::blocked::TermLayout], lambda: &[Vec<f64>], gradient: &[f64], h: &mut Mat<f64>) {
-    use faer::prelude::Solve;
-    for (l, lam) in layouts.iter().zip(lambda) {
-        let d = l.d;
-        let diag_max = (0..d).map(|i| lam[i + i * d].abs()).fold(0.0, f64::max);
-        if (0..d).any(|i| lam[i + i * d].abs() <= 1e-6 * diag_max.max(1e-300)) {
-            continue;
-        }
-        let pos: Vec<(usize, usize)> = (0..d).flat_map(|c| (c..d).map(move |r| (r, c))).collect();
-        let m = pos.len();
-        let jac = Mat::from_fn(m, m, |k, ab| {
-            let ((r, c), (a, b)) = (pos[k], pos[ab]);
-            let mut v = 0.0;
-            if a == r {
-                v += lam[b + c * d];
-            }
-            if b == r {
-                v += lam[a + c * d];
-            }
-            v
-        });
-        let rhs = Mat::from_fn(m, 1, |k, _| gradient[l.theta_start + k]);
-        let gamma = jac.partial_piv_lu().solve(&rhs);
-        let gam = |a: usize, b: usize| {
-            let (a, b) = (a.max(b), a.min(b));
-            gamma[(pos.iter().position(|&x| x == (a, b)).unwrap_or(0), 0)]
-        };
-        for (k, &(r, c)) in pos.iter().enumerate() {
-            for (kk, &(r2, c2)) in pos.iter().enumerate() {
-                if c == c2 {
-                    h[(l.theta_start + k, l.theta_start + kk)] += if r == r2 { 2.0 * gam(r, r) } else { gam(r, r2) };
-                }
-            }
-        }
-    }
-}
-
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -6,7 +6,8 @@
 use crate::error::Result;
 use crate::lmm::LmmModel;
 use crate::ai_newton::{AiObjective, ai_newton};
-use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
+use crate::optim::{OptimOptions, OptimResult, Start, max_projected_grad, minimize};
+use crate::polish::{ByDifferences, PolishOptions, polish};
 use faer::Mat;
 
 /// Newton decrement (criterion units) below which a fit counts as converged.
@@ -80,7 +81,8 @@ pub fn fit(model: &mut LmmModel, opts: &LmmFitOptions) -> Result<LmmFit> {
     res = minimize(&mut fg, start, &lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, max_iter: remaining })?;
     res.iterations += used.0;
     res.evaluations += used.1;
-    let (hessian, decrement) = polish(&mut fg, &mut res, &lower, opts.max_iter)?;
+    let polish_opts = PolishOptions { steps: POLISH_STEPS, dtol: 1e-14 * res.f.abs().max(1.0), max_iter: opts.max_iter };
+    let (hessian, decrement) = polish(&mut ByDifferences(&mut fg), &mut res, &lower, polish_opts)?;
     drop(fg);
     model.set_theta(&res.x)?;
     Ok(report(model, res, &lower, decrement, hessian))
@@ -97,31 +99,6 @@ impl AiObjective for LmmAi<'_> {
     fn hessian(&mut self, gradient: &[f64]) -> Result<Mat<f64>> {
         Ok(self.0.average_information(gradient))
     }
-}
-
-/// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped;
-/// returns the Hessian and the final Newton decrement.
-fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut OptimResult, lower: &[f64], max_iter: usize) -> Result<(Mat<f64>, f64)> {
-    let mut hessian = fd_hessian(fg, &res.x, &res.grad)?;
-    res.evaluations += res.x.len();
-    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
-        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-        if decrement <= 1e-14 * res.f.abs().max(1.0) || !decrement.is_finite() {
-            break;
-        }
-        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
-        let Some((x, f, g, evals)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0)? else { break };
-        res.evaluations += evals;
-        res.iterations += 1;
-        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
-        (res.x, res.f, res.grad) = (x, f, g);
-        if moved > 1e-3 {
-            hessian = fd_hessian(fg, &res.x, &res.grad)?;
-            res.evaluations += res.x.len();
-        }
-    }
-    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-    Ok((hessian, decrement))
 }
 
 fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>) -> LmmFit {
