@@ -3,7 +3,6 @@ the blocked sparse core; the result extends :class:`glmmx.results.GlmerResult`."
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,34 +84,16 @@ class GlmerCrossedResult(GlmerResult):
         """polars DataFrame as R's ``as.data.frame(VarCorr(fit))``: group, var1, var2, vcov, sdcor."""
         import polars as pl
 
-        rows = []
-        for t in self.re.terms:
-            lam = t.lambda_(self.theta)
-            cov = lam @ lam.T
-            sd = [math.sqrt(max(cov[i, i], 0.0)) for i in range(t.d)]
-            rows += [(t.name, t.columns[i], "", cov[i, i], sd[i]) for i in range(t.d)]
-            for i in range(t.d):
-                for j in range(i + 1, t.d):
-                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else float("nan")
-                    rows.append((t.name, t.columns[i], t.columns[j], cov[i, j], corr))
-        return pl.DataFrame(rows, schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
+        from glmmx.reterms import varcorr_rows
+
+        return pl.DataFrame(varcorr_rows(self.re, self.theta), schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
 
     def ranef(self):
         """polars DataFrame: group, level, term, mode, cond_sd (conditional modes and their
         conditional standard deviations)."""
-        import polars as pl
+        from glmmx.reterms import ranef_frame
 
-        parts = []
-        for t, b, cv in zip(self.re.terms, self.b, self.cond_var):
-            sd = np.sqrt(np.clip(np.einsum("kii->ki", cv), 0.0, None))
-            parts.append(pl.DataFrame({
-                "group": [t.group] * (t.n_levels * t.d),
-                "level": [lv for _ in range(t.d) for lv in t.levels],
-                "term": [c for c in t.columns for _ in range(t.n_levels)],
-                "mode": b.T.reshape(-1),
-                "cond_sd": sd.T.reshape(-1),
-            }))
-        return pl.concat(parts)
+        return ranef_frame(self.re, self.b, self.cond_var)
 
     def _random_part(self) -> np.ndarray:
         from glmmx.lmer_predict import random_part

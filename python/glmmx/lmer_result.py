@@ -205,17 +205,9 @@ class LmerResult:
         sdcor, with the residual as the last row."""
         import polars as pl
 
-        rows = []
-        for t in self.re.terms:
-            lam = t.lambda_(self.theta)
-            cov = self.sigma**2 * lam @ lam.T
-            sd = [math.sqrt(max(cov[i, i], 0.0)) for i in range(t.d)]
-            rows += [(t.name, t.columns[i], "", cov[i, i], sd[i]) for i in range(t.d)]
-            for i in range(t.d):
-                for j in range(i + 1, t.d):
-                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else float("nan")
-                    rows.append((t.name, t.columns[i], t.columns[j], cov[i, j], corr))
-        rows.append(("Residual", "", "", self.sigma**2, self.sigma))
+        from glmmx.reterms import varcorr_rows
+
+        rows = varcorr_rows(self.re, self.theta, self.sigma**2) + [("Residual", "", "", self.sigma**2, self.sigma)]
         return pl.DataFrame(rows, schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
 
     @property
@@ -233,20 +225,9 @@ class LmerResult:
     def ranef(self):
         """polars DataFrame: group, level, term, mode, cond_sd — conditional modes of the random
         effects and their conditional standard deviations (lme4's ``condVar``, given β̂)."""
-        import polars as pl
+        from glmmx.reterms import ranef_frame
 
-        parts = []
-        for t, b, cv in zip(self.re.terms, self.b, self.cond_var):
-            sd = np.sqrt(np.clip(np.einsum("kii->ki", cv), 0.0, None))
-            m = t.n_levels
-            parts.append(pl.DataFrame({
-                "group": [t.group] * (m * t.d),
-                "level": [lv for _ in range(t.d) for lv in t.levels],
-                "term": [c for c in t.columns for _ in range(m)],
-                "mode": b.T.reshape(-1),
-                "cond_sd": sd.T.reshape(-1),
-            }))
-        return pl.concat(parts)
+        return ranef_frame(self.re, self.b, self.cond_var)
 
     # -- fitted values, residuals, prediction -------------------------------------------------
     def fitted(self) -> np.ndarray:

@@ -190,6 +190,42 @@ class RandomTerms:
         )
 
 
+def varcorr_rows(re: RandomTerms, theta: np.ndarray, scale: float = 1.0) -> list[tuple]:
+    """Rows of R's ``as.data.frame(VarCorr(fit))`` for the terms: (group, var1, var2, vcov,
+    sdcor) with the covariance ``scale``·ΛΛᵀ (σ² for a linear mixed model)."""
+    import math
+
+    rows = []
+    for t in re.terms:
+        lam = t.lambda_(theta)
+        cov = scale * lam @ lam.T
+        sd = [math.sqrt(max(cov[i, i], 0.0)) for i in range(t.d)]
+        rows += [(t.name, t.columns[i], "", cov[i, i], sd[i]) for i in range(t.d)]
+        for i in range(t.d):
+            for j in range(i + 1, t.d):
+                corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else float("nan")
+                rows.append((t.name, t.columns[i], t.columns[j], cov[i, j], corr))
+    return rows
+
+
+def ranef_frame(re: RandomTerms, b, cond_var):
+    """polars DataFrame: group, level, term, mode, cond_sd for every term (b: (n_levels, d) and
+    cond_var: (n_levels, d, d) per term)."""
+    import polars as pl
+
+    parts = []
+    for t, bt, cv in zip(re.terms, b, cond_var):
+        sd = np.sqrt(np.clip(np.einsum("kii->ki", cv), 0.0, None))
+        parts.append(pl.DataFrame({
+            "group": [t.group] * (t.n_levels * t.d),
+            "level": [lv for _ in range(t.d) for lv in t.levels],
+            "term": [c for c in t.columns for _ in range(t.n_levels)],
+            "mode": bt.T.reshape(-1),
+            "cond_sd": sd.T.reshape(-1),
+        }))
+    return pl.concat(parts)
+
+
 def _unique_names(groups: list[str]) -> list[str]:
     """R's ``make.unique``: the second ``g`` is ``g.1``, the third ``g.2``."""
     seen: dict[str, int] = {}
