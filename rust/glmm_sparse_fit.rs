@@ -7,7 +7,7 @@
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::error::{Error, Result};
 use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian_columns, max_projected_grad, minimize};
-use crate::polish::{ByDifferences, PolishOptions, Polishable, polish};
+use crate::polish::{ByDifferences, PolishOptions, Polishable, polish, verdict};
 use crate::pirls_sparse::SparseGlmm;
 use faer::prelude::Solve;
 use faer::{Mat, Side};
@@ -250,12 +250,7 @@ fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
 #[allow(clippy::too_many_arguments)]
 fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>, theta: Vec<f64>, beta: Vec<f64>, vcov_beta: Mat<f64>, vcov_source: &'static str) -> Result<SparseGlmmFit> {
     let max_grad = max_projected_grad(&res.x, &res.grad, lower);
-    let converged = if decrement.is_finite() { decrement <= DECREMENT_TOL } else { max_grad <= GRAD_TOL_SINGULAR };
-    let message = if converged {
-        format!("converged: Newton decrement {decrement:.2e}, max|grad| {max_grad:.2e}")
-    } else {
-        format!("not converged ({}): max|grad| = {max_grad:.3e}, Newton decrement {decrement:.3e}", res.message)
-    };
+    let (converged, message) = verdict(decrement, max_grad, DECREMENT_TOL, GRAD_TOL_SINGULAR, &res.message);
     // at the nAGQ = 0 solution β is at the joint mode, so this is also that criterion
     let deviance = model.laplace(&theta, &beta, false)?.deviance;
     let minv = model.cond_var_u();

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::lmm::LmmModel;
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::optim::{OptimOptions, OptimResult, Start, max_projected_grad, minimize};
-use crate::polish::{ByDifferences, PolishOptions, polish};
+use crate::polish::{ByDifferences, PolishOptions, polish, verdict};
 use faer::Mat;
 
 /// Newton decrement (criterion units) below which a fit counts as converged.
@@ -103,12 +103,9 @@ impl AiObjective for LmmAi<'_> {
 
 fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>) -> LmmFit {
     let max_grad = max_projected_grad(&res.x, &res.grad, lower);
-    let converged = if decrement.is_finite() { decrement <= DECREMENT_TOL || max_grad <= 1e-9 } else { max_grad <= GRAD_TOL_SINGULAR };
-    let message = if converged {
-        format!("converged: Newton decrement {decrement:.2e}, max|grad| {max_grad:.2e}")
-    } else {
-        format!("not converged ({}): max|grad| = {max_grad:.3e}, Newton decrement {decrement:.3e}", res.message)
-    };
+    // a gradient at rounding level is converged whatever the Hessian estimate says
+    let dtol = if max_grad <= 1e-9 { f64::INFINITY } else { DECREMENT_TOL };
+    let (converged, message) = verdict(decrement, max_grad, dtol, GRAD_TOL_SINGULAR, &res.message);
     let state = model.state().clone();
     let sigma2 = state.pwrss / model.n_eff();
     let vcov_beta = model.xtvx_inverse() * faer::Scale(sigma2);

@@ -78,3 +78,16 @@ fn full_step(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x: &[f64], g
     let better = max_projected_grad(&xt, &gt, lower) < max_projected_grad(x, g, lower);
     Ok((better && f.is_finite()).then_some((xt, f, gt, 1)))
 }
+
+/// The convergence verdict of a fit and its message: converged when the Newton decrement is at
+/// most `dtol` (or, where the Hessian is not positive definite and the decrement infinite,
+/// when the largest projected gradient is at most `gtol_singular`).
+pub fn verdict(decrement: f64, max_grad: f64, dtol: f64, gtol_singular: f64, why_stopped: &str) -> (bool, String) {
+    let converged = if decrement.is_finite() { decrement <= dtol } else { max_grad <= gtol_singular };
+    let message = if converged {
+        format!("converged: Newton decrement {decrement:.2e}, max|grad| {max_grad:.2e}")
+    } else {
+        format!("not converged ({why_stopped}): max|grad| = {max_grad:.3e}, Newton decrement {decrement:.3e}")
+    };
+    (converged, message)
+}
