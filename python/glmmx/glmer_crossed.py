@@ -10,7 +10,6 @@ import numpy as np
 from glmmx.exceptions import ModelSpecError
 from glmmx.results import GlmerResult, _separation_notes
 
-SINGULAR_TOL = 1e-4
 
 
 def fit_crossed(design, *, formula, family, link, nagq, y, m, offset, start, max_iter, threads):
@@ -30,12 +29,6 @@ def fit_crossed(design, *, formula, family, link, nagq, y, m, offset, start, max
                                           formula=formula, y=y, m=m, offset=offset)
 
 
-def _per_term(flat: np.ndarray, re, per_level) -> tuple[np.ndarray, ...]:
-    sizes = [t.n_levels * per_level(t) for t in re.terms]
-    starts = np.cumsum([0, *sizes])[:-1]
-    return tuple(flat[s : s + n] for s, n in zip(starts, sizes))
-
-
 @dataclass(frozen=True, eq=False)
 class GlmerCrossedResult(GlmerResult):
     """A GLMM with several grouping factors fitted by :func:`glmmx.glmer`. Same attributes and
@@ -48,8 +41,7 @@ class GlmerCrossedResult(GlmerResult):
         notes = list(_separation_notes(design.X, beta, design.x_names, family))
         if raw.vcov_source != "hessian" and nagq > 0:
             notes.append("the Hessian of the deviance is not positive definite; standard errors use the Fisher information at the conditional modes")
-        b = tuple(v.reshape(t.n_levels, t.d) for v, t in zip(_per_term(np.asarray(raw.b), re, lambda t: t.d), re.terms))
-        cv = tuple(v.reshape(t.n_levels, t.d, t.d) for v, t in zip(_per_term(np.asarray(raw.cond_var), re, lambda t: t.d * t.d), re.terms))
+        b, cv = re.split_levels(raw.b), re.split_levels(raw.cond_var, square=True)
         try:
             info = np.linalg.inv(vcov)
         except np.linalg.LinAlgError:
@@ -78,7 +70,7 @@ class GlmerCrossedResult(GlmerResult):
 
     @property
     def is_singular(self) -> bool:
-        return bool((np.abs(self.theta[self.re.theta_diagonal()]) < SINGULAR_TOL).any())
+        return self.re.is_singular(self.theta)
 
     def varcorr(self):
         """polars DataFrame as R's ``as.data.frame(VarCorr(fit))``: group, var1, var2, vcov, sdcor."""

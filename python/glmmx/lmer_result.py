@@ -11,7 +11,6 @@ import numpy as np
 from glmmx.exceptions import ModelSpecError
 from glmmx.reterms import RandomTerms
 
-SINGULAR_TOL = 1e-4
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,14 +57,7 @@ class LmerResult:
     def from_core(cls, raw, *, core, design, re, reml, formula, y, weights, offset, data) -> LmerResult:
         """Wrap the Rust core's fit (``glmmx._core.LmmFit``)."""
         theta = np.asarray(raw.theta)
-        notes = []
-        diag = theta[re.theta_diagonal()]
-        if (np.abs(diag) < SINGULAR_TOL).any():
-            notes.append("boundary (singular) fit: see help('isSingular')")
-        sizes = [t.n_levels * t.d for t in re.terms]
-        starts = np.cumsum([0, *sizes])[:-1]
-        b_flat = np.asarray(raw.b)
-        b = tuple(b_flat[s : s + n].reshape(t.n_levels, t.d) for s, n, t in zip(starts, sizes, re.terms))
+        notes = ["boundary (singular) fit: see help('isSingular')"] if re.is_singular(theta) else []
         return cls(
             formula=formula if isinstance(formula, str) else formula.text,
             reml=reml,
@@ -83,7 +75,7 @@ class LmerResult:
             iterations=int(raw.iterations),
             evaluations=int(raw.evaluations),
             message=raw.message,
-            b=b,
+            b=re.split_levels(raw.b),
             _fitted=np.asarray(raw.fitted) + offset,
             X=design.X,
             y=y,
@@ -143,7 +135,7 @@ class LmerResult:
     @property
     def is_singular(self) -> bool:
         """A variance component on the boundary (lme4's ``isSingular``, tolerance 1e-4)."""
-        return bool((np.abs(self.theta[self.re.theta_diagonal()]) < SINGULAR_TOL).any())
+        return self.re.is_singular(self.theta)
 
     # -- fixed effects ------------------------------------------------------------------------
     def fixef(self) -> dict[str, float]:
@@ -214,12 +206,8 @@ class LmerResult:
     def cond_var(self) -> tuple[np.ndarray, ...]:
         """Var(b | y, β̂) per term: an (n_levels, d, d) array each (computed on first use)."""
         if "cond_var" not in self._cache:
-            flat = np.asarray(self._core.cond_var(list(map(float, self.theta)), reml=self.reml))
-            sizes = [t.n_levels * t.d * t.d for t in self.re.terms]
-            starts = np.cumsum([0, *sizes])[:-1]
-            self._cache["cond_var"] = tuple(
-                flat[s : s + n].reshape(t.n_levels, t.d, t.d) for s, n, t in zip(starts, sizes, self.re.terms)
-            )
+            flat = self._core.cond_var(list(map(float, self.theta)), reml=self.reml)
+            self._cache["cond_var"] = self.re.split_levels(flat, square=True)
         return self._cache["cond_var"]
 
     def ranef(self):

@@ -181,6 +181,22 @@ class RandomTerms:
         """Mask of the θ on a diagonal of Λ (bounded below by 0)."""
         return self.theta_lower() == 0.0
 
+    def split_levels(self, flat: np.ndarray, square: bool = False) -> tuple[np.ndarray, ...]:
+        """A flat global-order array of the core (d values per level, or a d × d block per level
+        when ``square``) cut into one (n_levels, d) or (n_levels, d, d) array per term."""
+        flat = np.asarray(flat)
+        out, k = [], 0
+        for t in self.terms:
+            shape = (t.n_levels, t.d, t.d) if square else (t.n_levels, t.d)
+            size = int(np.prod(shape))
+            out.append(flat[k : k + size].reshape(shape))
+            k += size
+        return tuple(out)
+
+    def is_singular(self, theta: np.ndarray, tol: float = 1e-4) -> bool:
+        """A diagonal θ within ``tol`` of 0 (lme4's ``isSingular``)."""
+        return bool((np.abs(np.asarray(theta)[self.theta_diagonal()]) < tol).any())
+
     def core_arguments(self) -> tuple[list[np.ndarray], list[int], list[np.ndarray]]:
         """Level codes, level counts and Fortran-ordered Z blocks, one per term."""
         return (
