@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,27 +57,12 @@ class LmerResult:
     @classmethod
     def from_core(cls, raw, *, core, design, re, reml, formula, y, weights, offset, data) -> LmerResult:
         """Wrap the Rust core's fit (``glmmx._core.LmmFit``)."""
-        theta = np.asarray(raw.theta)
-        notes = ["boundary (singular) fit: see help('isSingular')"] if re.is_singular(theta) else []
         return cls(
             formula=formula if isinstance(formula, str) else formula.text,
-            reml=reml,
             x_names=tuple(design.x_names),
             x_assign=tuple(design.x_assign),
             term_labels=tuple(design.term_labels),
             re=re,
-            theta=theta,
-            beta=np.asarray(raw.beta),
-            sigma=float(raw.sigma),
-            _vcov=np.asarray(raw.vcov_beta),
-            objective=float(raw.objective),
-            converged=bool(raw.converged),
-            max_grad=float(raw.max_grad),
-            iterations=int(raw.iterations),
-            evaluations=int(raw.evaluations),
-            message=raw.message,
-            b=re.split_levels(raw.b),
-            _fitted=np.asarray(raw.fitted) + offset,
             X=design.X,
             y=y,
             weights=weights,
@@ -84,10 +70,10 @@ class LmerResult:
             n_dropped=design.n_dropped,
             dropped_columns=tuple(design.dropped_columns),
             spec=design.spec,
-            warnings=tuple(notes),
             _core=core,
             _data=data,
             _row_index=design.row_index,
+            **_estimates(raw, re, reml, offset),
         )
 
     # -- sizes and criteria -------------------------------------------------------------------
@@ -252,9 +238,7 @@ class LmerResult:
             return self
         if "ml" not in self._cache:
             raw = self._core.fit(reml=False, max_iter=1000, theta0=list(map(float, self.theta)), threads=None)
-            fit = LmerResult.from_core(raw, core=self._core, design=_DesignView(self), re=self.re, reml=False,
-                                       formula=self.formula, y=self.y, weights=self.weights, offset=self.offset, data=self._data)
-            self._cache["ml"] = fit
+            self._cache["ml"] = dataclasses.replace(self, _cache={}, **_estimates(raw, self.re, False, self.offset))
         return self._cache["ml"]
 
     def plot_ranef(self, group: str | None = None, ax=None, level: float = 0.95):
@@ -276,14 +260,22 @@ class LmerResult:
         return lmer_print(self)
 
 
-@dataclass(frozen=True)
-class _DesignView:
-    """What ``LmerResult.from_core`` reads from a design, taken from an existing fit."""
-
-    fit: LmerResult
-
-    def __getattr__(self, name):
-        f = object.__getattribute__(self, "fit")
-        mapping = {"x_names": f.x_names, "x_assign": f.x_assign, "term_labels": f.term_labels, "X": f.X,
-                   "n_dropped": f.n_dropped, "dropped_columns": f.dropped_columns, "spec": f.spec, "row_index": f._row_index}
-        return mapping[name]
+def _estimates(raw, re, reml: bool, offset: np.ndarray) -> dict:
+    """The fields of an LmerResult that come from one fit of the core."""
+    theta = np.asarray(raw.theta)
+    return {
+        "reml": reml,
+        "theta": theta,
+        "beta": np.asarray(raw.beta),
+        "sigma": float(raw.sigma),
+        "_vcov": np.asarray(raw.vcov_beta),
+        "objective": float(raw.objective),
+        "converged": bool(raw.converged),
+        "max_grad": float(raw.max_grad),
+        "iterations": int(raw.iterations),
+        "evaluations": int(raw.evaluations),
+        "message": raw.message,
+        "b": re.split_levels(raw.b),
+        "_fitted": np.asarray(raw.fitted) + offset,
+        "warnings": ("boundary (singular) fit: see help('isSingular')",) if re.is_singular(theta) else (),
+    }
