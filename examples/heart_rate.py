@@ -65,6 +65,16 @@ def main() -> None:
     grid = pl.DataFrame({"Drug": ["a", "b", "p"] * 3, "Time": [0.0] * 3 + [0.25] * 3 + [0.5] * 3, "Patient": ["new"] * 9})
     print(grid.with_columns(probability=pl.Series(agq.predict(grid, re=False))).pivot(on="Drug", index="Time", values="probability"))
 
+    section("The continuous heart rate: linear mixed model with Satterthwaite t-tests (R: lmerTest::lmer)")
+    lmm = gx.lmer("HR ~ Time + Drug + Time*Drug + (1 + Time | Patient)", data=hr)
+    print(lmm.summary())
+
+    section("Type III ANOVA with Satterthwaite's denominator df (R: anova(fit))")
+    print(lmm.anova(type=3))
+
+    section("Does the drug matter? Likelihood-ratio test, both refitted by ML (R: anova(small, big))")
+    print(gx.anova(gx.lmer("HR ~ Time + (1 + Time | Patient)", data=hr), lmm, names=["Time only", "Time * Drug"]))
+
 
 if __name__ == "__main__":
     main()

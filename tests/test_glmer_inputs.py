@@ -37,9 +37,10 @@ def bad(data, formula, match, **kw):
         ("y ~ x + (1 | g)", {"nagq": 2.5}, "nagq"),
         ("y ~ x + (1 | g)", {"nagq": "10"}, "nagq"),
         ("y ~ x + (1 | g)", {"nagq": True}, "nagq"),
-        ("y ~ x + (1 | g) + (1 | h)", {"nagq": 5}, "nagq > 1.*single grouping factor.*g, h"),
-        ("y ~ x + (1 | g) + (1 | h)", {}, "one grouping factor for now.*later release"),
-        ("y ~ x + (1 | g/h)", {}, "one grouping factor for now"),
+        ("y ~ x + (1 | g) + (1 | h)", {"nagq": 5}, "nagq > 1.*single grouping factor.*g, h.*nagq=1"),
+        ("y ~ x + (1 | g/h)", {"nagq": 2}, "nagq > 1.*single grouping factor"),
+        ("y ~ x + (1 | g) + (1 | h)", {"group_weights": "n"}, "group_weights needs a single grouping factor"),
+        ("y ~ x + (1 | g/g)", {}, "g is nested in itself"),
         ("y ~ x +", {}, r"\^"),
         ("y ~ x + (1 | g", {}, r"\^"),
         ("y ~ foo(x) + (1 | g)", {}, "foo"),
@@ -64,6 +65,17 @@ def test_infinite_values(data):
 
 def test_grouping_factor_with_one_level(data):
     bad(data.with_columns(g=pl.lit("only")), "y ~ x + (1 | g)", "g has only one level")
+    bad(data.with_columns(h=pl.lit("only")), "y ~ x + (1 | g) + (1 | h)", "h has only one level")
+
+
+@pytest.mark.parametrize("nagq", [0, 1])
+def test_several_grouping_factors_fit(data, nagq):
+    """Crossed and nested grouping factors fit with Laplace and nagq=0 (they used to raise)."""
+    crossed = gx.glmer("y ~ x + (1 | g) + (1 | h)", data=data, nagq=nagq)
+    nested = gx.glmer("y ~ x + (1 | h/g)", data=data, nagq=nagq)
+    assert crossed.converged and nested.converged
+    assert crossed.ngroups == {"g": 30, "h": data["h"].n_unique()}
+    assert [t.name for t in nested.re.terms] == ["g:h", "h"]
 
 
 def test_empty_after_dropping_missing_rows(data):

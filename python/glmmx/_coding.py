@@ -51,12 +51,13 @@ class TermCoding:
         return cls(terms, tuple(tuple(f) for f in flags))
 
     def matrix(
-        self, columns: Mapping[str, np.ndarray], factors: Mapping[str, tuple[str, ...]], n: int
+        self, columns: Mapping[str, np.ndarray], factors: Mapping[str, tuple[str, ...]], n: int, sum_contrasts: bool = False
     ) -> ModelMatrix:
         """Columns named as R's ``model.matrix`` names them.
 
         ``columns`` holds float64 values of numeric variables and int64 level codes (-1 where
-        missing, giving NaN) of the factors in ``factors``.
+        missing, giving NaN) of the factors in ``factors``. ``sum_contrasts`` codes contrasted
+        factors with R's ``contr.sum`` instead of ``contr.treatment`` (same columns, same span).
         """
         names, cols, assign = [], [], []
         if self.terms.intercept:
@@ -64,7 +65,7 @@ class TermCoding:
         for j, (term, flags) in enumerate(zip(self.terms.terms, self.contrasts), start=1):
             block: list[tuple[str, np.ndarray | None]] = [("", None)]
             for v, contrast in zip(term, flags):
-                var_cols = _variable_columns(v.label, columns[v.label], factors.get(v.label), contrast)
+                var_cols = _variable_columns(v.label, columns[v.label], factors.get(v.label), contrast, sum_contrasts)
                 block = [
                     (f"{n0}:{n1}" if n0 else n1, c1 if c0 is None else c0 * c1)
                     for n1, c1 in var_cols
@@ -84,10 +85,14 @@ def _contained(rest: frozenset[str], earlier: list[frozenset[str]]) -> bool:
 
 
 def _variable_columns(
-    label: str, values: np.ndarray, levels: tuple[str, ...] | None, contrast: bool
+    label: str, values: np.ndarray, levels: tuple[str, ...] | None, contrast: bool, sum_contrasts: bool = False
 ) -> list[tuple[str, np.ndarray]]:
     if levels is None:
         return [(label, values)]
+    if contrast and sum_contrasts:
+        last = len(levels) - 1
+        cols = [(f"{label}{k + 1}", (values == k).astype(float) - (values == last)) for k in range(last)]
+        return [(name, np.where(values < 0, np.nan, c)) for name, c in cols]
     first = 1 if contrast else 0
     missing = values < 0
     if missing.any():

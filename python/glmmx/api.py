@@ -78,7 +78,11 @@ def glmer(
     max_iter: int = 1000,
     threads: int | None = None,
 ):
-    """Fit a generalized linear mixed model (R's ``lme4::glmer``) for one grouping factor.
+    """Fit a generalized linear mixed model (R's ``lme4::glmer``).
+
+    Any number of random-effects terms: crossed ``(1 | a) + (1 | b)`` or nested ``(1 | a/b)``
+    grouping factors are fitted by penalised IRLS on a sparse blocked factorisation (Laplace or
+    nagq=0); adaptive quadrature (nagq > 1) needs a single grouping factor.
 
     Parameters
     ----------
@@ -131,8 +135,17 @@ def glmer(
     if nagq > 1 and len(groups) > 1:
         raise ModelSpecError(
             f"nagq > 1 (adaptive Gauss-Hermite quadrature) needs a single grouping factor; the formula has "
-            f"{len(groups)}: {', '.join(groups)}. Use nagq=1 (Laplace)."
+            f"{len(groups)}: {', '.join(groups)}. Use nagq=1 (Laplace) or nagq=0."
         )
+    if len(groups) > 1:
+        from glmmx.glmer_crossed import fit_crossed
+
+        y, m = glmm_response(design, family)
+        offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)
+        fit = fit_crossed(design, formula=formula, family=family, link=link, nagq=nagq, y=y, m=m, offset=offset,
+                          start=start, max_iter=max_iter, threads=threads)
+        _warn(fit)
+        return fit
     re = single_factor(design.random, what="glmer")
     y, m = glmm_response(design, family)
     offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)

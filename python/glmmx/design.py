@@ -449,11 +449,14 @@ def build_design(
 # ----------------------------------------------------------------------------------------------
 
 
-def model_matrix(spec: DesignSpec, newdata: Any, *, random: bool = True, extra: bool = False) -> NewDesign:
+def model_matrix(
+    spec: DesignSpec, newdata: Any, *, random: bool = True, extra: bool = False, contrasts: str = "treatment"
+) -> NewDesign:
     """Code new data as the training data were coded: same columns, levels, centres and scales.
 
     Missing values give NaN rows (R's ``na.pass``). A level of a fixed-effect factor not seen in
-    training raises ModelSpecError; an unseen grouping level gets code ``0xFFFFFFFF``. With
+    training raises ModelSpecError; an unseen grouping level gets code ``0xFFFFFFFF``.
+    ``contrasts="sum"`` codes the fixed-effect factors with ``contr.sum`` (type III tests). With
     ``extra=True`` the ``extra`` items of ``build_design`` are coded too (``NewDesign.extra``:
     a Series per column name, a ModelMatrix per one-sided formula).
 
@@ -477,7 +480,7 @@ def model_matrix(spec: DesignSpec, newdata: Any, *, random: bool = True, extra: 
     values = evaluate(raw, variables, spec.scaling, n)
     term_variables = {v.label: v for b in blocks for v in b.variables()}
     columns = _new_columns(term_variables, values, spec.factors)
-    X = spec.fixed.matrix(columns, spec.factors, n).X
+    X = spec.fixed.matrix(columns, spec.factors, n, sum_contrasts=contrasts == "sum").X
     if len(spec.x_keep) < X.shape[1]:
         X = np.asfortranarray(X[:, list(spec.x_keep)])
     blocks_out = None

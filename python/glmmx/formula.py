@@ -273,8 +273,14 @@ def _interaction_variables(node: Expr, text: str) -> tuple[Expr, ...]:
     if node.kind == "paren":
         return _interaction_variables(node.args[0], text)
     if node.kind == "binary" and node.op == ":":
-        both = _interaction_variables(node.args[0], text) + _interaction_variables(node.args[1], text)
-        return tuple({v.label: v for v in both}.values())
+        left, right = _interaction_variables(node.args[0], text), _interaction_variables(node.args[1], text)
+        repeated = [v.label for v in right if any(v.label == u.label for u in left)]
+        if repeated:
+            raise _term_error(
+                text, node, f"grouping factor {repeated[0]} is nested in itself ({node.label}); a factor "
+                "within itself adds no grouping and makes the model unidentifiable"
+            )
+        return left + right
     if node.kind in ("name", "call") and not node.is_call("offset", "cbind"):
         return (node,)
     raise _term_error(text, node, "a grouping factor must be a variable or an interaction a:b")

@@ -319,6 +319,12 @@ class GlmerResult:
                 rows.append((label, len(idx), ss, ss / len(idx), ss / len(idx)))
         return pl.DataFrame(rows, schema=["term", "npar", "sum_sq", "mean_sq", "f_value"], orient="row")
 
+    def plot_ranef(self, group: str | None = None, ax=None, level: float = 0.95):
+        """Caterpillar plot of the conditional modes with ±z·cond_sd intervals (matplotlib)."""
+        from glmmx._plot import plot_ranef
+
+        return plot_ranef(self, group=group, ax=ax, level=level)
+
     # -- printing ----------------------------------------------------------------------------
     def summary(self) -> str:
         """The fit laid out like lme4's ``summary(glmerMod)``."""

@@ -1,0 +1,156 @@
+"""glmer with several grouping factors (crossed or nested terms), Laplace or nAGQ = 0, fitted on
+the blocked sparse core; the result extends :class:`glmmx.results.GlmerResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from glmmx.exceptions import ModelSpecError
+from glmmx.results import GlmerResult, _separation_notes
+
+
+
+def fit_crossed(design, *, formula, family, link, nagq, y, m, offset, start, max_iter, threads):
+    """Fit a GLMM whose random-effects terms use more than one grouping factor."""
+    from glmmx import _core
+    from glmmx.api import _start
+    from glmmx.reterms import random_terms
+
+    if design.group_weights is not None:
+        raise ModelSpecError("group_weights needs a single grouping factor (each row-group stands for identical clusters of it)")
+    re = random_terms(design.random, what="glmer")
+    theta0, beta0 = _start(start, re.n_theta, design.x_names)
+    codes, n_levels, Z = re.core_arguments()
+    core = _core.SparseGlmm(y, m, offset, design.X, codes, n_levels, Z, family, link)
+    raw = core.fit(n_agq=nagq, max_iter=max_iter, theta0=theta0, beta0=beta0, threads=threads)
+    return GlmerCrossedResult.from_sparse(raw, core=core, design=design, re=re, family=family, link=link, nagq=nagq,
+                                          formula=formula, y=y, m=m, offset=offset)
+
+
+@dataclass(frozen=True, eq=False)
+class GlmerCrossedResult(GlmerResult):
+    """A GLMM with several grouping factors fitted by :func:`glmmx.glmer`. Same attributes and
+    methods as :class:`GlmerResult`; ``ngroups`` is a dict (levels per grouping factor)."""
+
+    @classmethod
+    def from_sparse(cls, raw, *, core, design, re, family, link, nagq, formula, y, m, offset) -> GlmerCrossedResult:
+        beta = np.asarray(raw.beta)
+        vcov = np.asarray(raw.vcov_beta)
+        notes = list(_separation_notes(design.X, beta, design.x_names, family))
+        if raw.vcov_source != "hessian" and nagq > 0:
+            notes.append("the Hessian of the deviance is not positive definite; standard errors use the Fisher information at the conditional modes")
+        b, cv = re.split_levels(raw.b), re.split_levels(raw.cond_var, square=True)
+        try:
+            info = np.linalg.inv(vcov)
+        except np.linalg.LinAlgError:
+            info = np.full_like(vcov, np.nan)
+        return cls(
+            formula=formula if isinstance(formula, str) else formula.text,
+            family=family, link=link, nagq=nagq,
+            x_names=tuple(design.x_names), x_assign=tuple(design.x_assign), term_labels=tuple(design.term_labels),
+            re=re, theta=np.asarray(raw.theta), beta=beta, _vcov=vcov, vcov_source=raw.vcov_source, fisher_info=info,
+            loglik=-0.5 * raw.deviance, converged=bool(raw.converged), max_grad=float(raw.max_grad),
+            iterations=int(raw.iterations), evaluations=int(raw.evaluations), message=raw.message,
+            b=b, cond_var=cv, eta=np.asarray(raw.eta), mu=np.asarray(raw.mu), y=y, prior_weights=m,
+            row_freq=np.ones(len(y)), cluster_freq=np.ones(1), offset=offset, dev_resid=np.asarray(raw.dev_resid),
+            n_dropped=design.n_dropped, dropped_columns=tuple(design.dropped_columns), spec=design.spec,
+            warnings=tuple(notes), _core=core,
+        )
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor (lme4's ``ngrps``)."""
+        return self.re.n_levels_by_group()
+
+    @property
+    def ngroups_by_factor(self) -> dict[str, int]:
+        return self.ngroups
+
+    @property
+    def is_singular(self) -> bool:
+        return self.re.is_singular(self.theta)
+
+    def varcorr(self):
+        """polars DataFrame as R's ``as.data.frame(VarCorr(fit))``: group, var1, var2, vcov, sdcor."""
+        import polars as pl
+
+        from glmmx.reterms import varcorr_rows
+
+        return pl.DataFrame(varcorr_rows(self.re, self.theta), schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
+
+    def ranef(self):
+        """polars DataFrame: group, level, term, mode, cond_sd (conditional modes and their
+        conditional standard deviations)."""
+        from glmmx.reterms import ranef_frame
+
+        return ranef_frame(self.re, self.b, self.cond_var)
+
+    def _random_part(self) -> np.ndarray:
+        from glmmx.lmer_predict import random_part
+
+        return random_part(self.re.terms, self.b, [(t.codes, t.Z) for t in self.re.terms])
+
+    def predict(self, newdata=None, type: str = "response", re: bool = True) -> np.ndarray:
+        """Predictions on the link or response scale; levels not seen in the fit get 0."""
+        from glmmx.lmer_predict import random_part
+        from glmmx.predict import _linkinv
+
+        if type not in ("response", "link"):
+            raise ModelSpecError(f"type must be 'response' or 'link', not {type!r}")
+        if newdata is None:
+            eta = self.eta.copy() if re else self.eta - self._random_part()
+        else:
+            from glmmx.design import model_matrix
+
+            nd = model_matrix(self.spec, newdata, random=re)
+            eta = nd.X @ self.beta + (nd.offset if nd.offset is not None else 0.0)
+            if re and nd.random:
+                eta = eta + random_part(self.re.terms, self.b, nd.random)
+        return eta if type == "link" else _linkinv(self.link, eta)
+
+    def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
+        """Responses drawn with new random effects for every term (lme4's ``simulate``)."""
+        from glmmx.lmer_predict import random_part
+        from glmmx.predict import _linkinv
+
+        if not isinstance(nsim, (int, np.integer)) or isinstance(nsim, bool) or nsim < 1:
+            raise ModelSpecError(f"nsim must be a positive integer, not {nsim!r}")
+        rng = np.random.default_rng(seed)
+        fixed = self.eta - self._random_part()
+        trials = np.round(self.prior_weights).astype(np.int64)
+        out = np.empty((len(fixed), nsim))
+        codes_z = [(t.codes, t.Z) for t in self.re.terms]
+        for k in range(nsim):
+            b = [rng.standard_normal((t.n_levels, t.d)) @ t.lambda_(self.theta).T for t in self.re.terms]
+            mu = _linkinv(self.link, fixed + random_part(self.re.terms, b, codes_z))
+            out[:, k] = rng.binomial(trials, mu) if self.family == "binomial" else rng.poisson(mu)
+        return out
+
+    def summary(self) -> str:
+        from glmmx._lmer_summary import random_effects_lines
+        from glmmx._print import coef_lines, format_num, named_vector, r_quantile
+        from glmmx._summary import _correlation, _ic_table, _method_title, _notes
+
+        lines = _method_title(self) + [""] + _ic_table(self, 1) + [""]
+        q = format_num(r_quantile(self.residuals("pearson"), [0, 0.25, 0.5, 0.75, 1]), 4)
+        lines += ["Scaled residuals: "] + named_vector(["Min", "1Q", "Median", "3Q", "Max"], q) + [""]
+        lines += random_effects_lines(self, variances=True, residual=False) + [""]
+        ct = self.coef_table()
+        lines += ["Fixed effects:"] + coef_lines(
+            self.x_names, ct["estimate"].to_list(), ct["std_error"].to_list(), ct["z_value"].to_list(), ct["p_value"].to_list(), "z value", "Pr(>|z|)"
+        )
+        lines += _correlation(self)
+        notes = _notes(self)
+        return "\n".join(lines + ([""] + notes if notes else []))
+
+    def __repr__(self) -> str:
+        from glmmx._lmer_summary import random_effects_lines
+        from glmmx._print import format_num, named_vector
+        from glmmx._summary import _ic_table, _method_title, _notes
+
+        lines = _method_title(self) + _ic_table(self, 4) + random_effects_lines(self, variances=False, residual=False)
+        values = [s.strip() for s in format_num(list(self.beta), 4)]
+        lines += ["Fixed Effects:"] + named_vector(list(self.x_names), values, gap=2)
+        return "\n".join(lines + _notes(self))

@@ -1,0 +1,180 @@
+"""Linear mixed models: ``lmer`` (R's ``lme4::lmer`` with lmerTest's inference) and the
+likelihood-ratio ``anova`` of nested fits."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from glmmx.api import _positive_int
+from glmmx.exceptions import ConvergenceWarning, FitWarning, ModelSpecError
+
+
+def _numeric_response(design) -> np.ndarray:
+    import polars as pl
+
+    if design.response is None:
+        raise ModelSpecError("lmer needs a numeric response on the left of ~; cbind() is for binomial glmer fits")
+    r = design.response
+    if not (r.dtype.is_numeric() or r.dtype == pl.Boolean):
+        raise ModelSpecError(f"response {r.name} must be numeric for lmer (it is {r.dtype})")
+    return r.cast(pl.Float64).to_numpy()
+
+
+def _check_identifiable(re, n: int) -> None:
+    """lme4's ``check.nobs.vs.nlev`` and ``check.nobs.vs.nRE`` (both errors for lmer): with as
+    many levels as observations a random intercept is confounded with the residual."""
+    problems = [t.group for t in re.terms if t.n_levels >= n]
+    if problems:
+        raise ModelSpecError(
+            f"number of levels of each grouping factor must be < number of observations (problems: "
+            f"{', '.join(dict.fromkeys(problems))}): with as many levels as observations the random effects "
+            "and the residual variance are unidentifiable"
+        )
+    for t in re.terms:
+        q = t.n_levels * t.d
+        if n <= q:
+            lhs = " + ".join(t.columns)
+            raise ModelSpecError(
+                f"number of observations (={n}) <= number of random effects (={q}) for term ({lhs} | {t.group}); "
+                "the random-effects parameters and the residual variance are probably unidentifiable"
+            )
+
+
+def _theta0(start, n_theta: int):
+    if start is None:
+        return None
+    theta = start.get("theta") if isinstance(start, dict) else start
+    theta = list(map(float, np.atleast_1d(theta)))
+    if len(theta) != n_theta:
+        raise ModelSpecError(f"start needs {n_theta} theta values; got {len(theta)}")
+    return theta
+
+
+def lmer(
+    formula: str,
+    data,
+    *,
+    reml: bool = True,
+    weights=None,
+    start=None,
+    max_iter: int = 1000,
+    threads: int | None = None,
+):
+    """Fit a linear mixed model (R's ``lme4::lmer``; inference as lmerTest's).
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula with any number of random-effects terms: crossed ``(1 | s) + (1 | d)``,
+        nested ``(1 | a/b)`` (= ``(1 | b:a) + (1 | a)``), vector ``(1 + x | g)``, uncorrelated
+        ``(1 + x || g)``; an ``offset(...)`` is subtracted from the response.
+    data : polars.DataFrame, polars.LazyFrame or pandas.DataFrame
+    reml : bool
+        REML (default) or maximum likelihood.
+    weights : str or array-like, optional
+        Prior weights (positive): the residual variance of row i is σ²/wᵢ, as lme4.
+    start : dict or array-like, optional
+        Starting θ (``{"theta": [...]}``), lme4's relative-Cholesky parameters.
+    max_iter : int
+        Iteration limit of the optimiser.
+    threads : int, optional
+        Threads for the dense factorisations (default: all cores).
+
+    Returns
+    -------
+    LmerResult
+
+    Examples
+    --------
+    >>> import glmmx as gx, polars as pl
+    >>> sleep = pl.read_csv("../shared/data/sleepstudy.csv")  # doctest: +SKIP
+    >>> fit = gx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep)  # doctest: +SKIP
+    >>> fit.coef_table()  # doctest: +SKIP
+    """
+    from glmmx import _core
+    from glmmx.design import build_design
+    from glmmx.lmer_result import LmerResult
+    from glmmx.reterms import random_terms
+
+    if not isinstance(reml, bool):
+        raise ModelSpecError(f"reml must be True or False, not {reml!r}")
+    threads = _positive_int("threads", threads)
+    max_iter = _positive_int("max_iter", max_iter, allow_none=False)
+    design = build_design(formula, data, weights=weights)
+    y = _numeric_response(design)
+    if not np.isfinite(y).all():
+        raise ModelSpecError(f"response {design.response.name} has infinite values")
+    offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)
+    if np.ptp(y - offset) == 0:
+        raise ModelSpecError(f"response {design.response.name} is constant: there is no variation to model")
+    w = np.ones(design.n) if design.weights is None else np.asarray(design.weights, dtype=float)
+    if (w <= 0).any():
+        raise ModelSpecError(
+            f"weights must be positive for lmer (a row with weight {w[w <= 0][0]:g} would have infinite residual "
+            "variance); drop those rows instead"
+        )
+    re = random_terms(design.random, what="lmer")
+    _check_identifiable(re, design.n)
+    if design.X.shape[1] >= design.n:
+        raise ModelSpecError(f"{design.X.shape[1]} fixed effects need more than {design.n} observations")
+    theta0 = _theta0(start, re.n_theta)
+    codes, n_levels, Z = re.core_arguments()
+    core = _core.LmmModel(y - offset, w, design.X, codes, n_levels, Z)
+    raw = core.fit(reml=reml, max_iter=max_iter, theta0=theta0, threads=threads)
+    fit = LmerResult.from_core(raw, core=core, design=design, re=re, reml=reml, formula=formula, y=y, weights=w, offset=offset, data=data)
+    for note in fit.warnings:
+        warnings.warn(note, FitWarning, stacklevel=2)
+    if not fit.converged:
+        warnings.warn(f"lmer did not converge: {fit.message}", ConvergenceWarning, stacklevel=2)
+    return fit
+
+
+def anova(*fits, names=None):
+    """Likelihood-ratio tests of nested mixed models (R's ``anova(fit_small, fit_big)``).
+
+    REML fits are refitted by maximum likelihood first, as lme4 does (REML criteria of models
+    with different fixed effects are not comparable). Models are ordered by their number of
+    parameters; each row after the first tests against the row before it.
+
+    Returns
+    -------
+    polars.DataFrame
+        model, npar, aic, bic, loglik, deviance, chisq, df, p_value.
+
+    Examples
+    --------
+    >>> small = gx.lmer("Reaction ~ 1 + (1 | Subject)", data=sleep)  # doctest: +SKIP
+    >>> big = gx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep)  # doctest: +SKIP
+    >>> gx.anova(small, big)  # doctest: +SKIP
+    """
+    import math
+
+    import polars as pl
+    from scipy.stats import chi2
+
+    if len(fits) < 2:
+        raise ModelSpecError("anova needs at least two fitted models to compare")
+    names = list(names) if names is not None else [f.formula for f in fits]
+    if len(names) != len(fits):
+        raise ModelSpecError("names needs one entry per model")
+    nobs = {f.nobs for f in fits}
+    if len(nobs) > 1:
+        raise ModelSpecError(f"models were not all fitted to the same number of observations ({sorted(nobs)})")
+    ml = [f.ml_fit() if getattr(f, "reml", False) else f for f in fits]
+    order = sorted(range(len(fits)), key=lambda k: ml[k].npar)
+    rows, prev = [], None
+    for k in order:
+        f = ml[k]
+        row = {"model": names[k], "npar": f.npar, "aic": f.aic, "bic": f.bic, "loglik": f.loglik, "deviance": -2.0 * f.loglik,
+               "chisq": None, "df": None, "p_value": None}
+        if prev is not None:
+            stat = max(2.0 * (f.loglik - prev.loglik), 0.0)
+            df = f.npar - prev.npar
+            row.update(chisq=stat, df=df, p_value=float(chi2.sf(stat, df)) if df > 0 else math.nan)
+        rows.append(row)
+        prev = f
+    schema = {"model": pl.String, "npar": pl.Int64, "aic": pl.Float64, "bic": pl.Float64, "loglik": pl.Float64,
+              "deviance": pl.Float64, "chisq": pl.Float64, "df": pl.Int64, "p_value": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")

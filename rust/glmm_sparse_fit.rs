@@ -1,0 +1,298 @@
+//! Fitting a GLMM with any number of random-effects terms, in lme4's two stages: θ on the
+//! nAGQ = 0 criterion (β at the joint mode), then — for the Laplace approximation — (θ, β)
+//! jointly from there. Both use the exact gradient; the final Newton polish uses a
+//! finite-difference Hessian of it (needed for the standard errors anyway), and convergence
+//! is judged by the Newton decrement, as for one grouping factor (`fit.rs`).
+
+use crate::ai_newton::{AiObjective, ai_newton};
+use crate::error::{Error, Result};
+use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian_columns, max_projected_grad, minimize};
+use crate::polish::{ByDifferences, PolishOptions, Polishable, polish, verdict};
+use crate::pirls_sparse::SparseGlmm;
+use faer::prelude::Solve;
+use faer::{Mat, Side};
+
+const DECREMENT_TOL: f64 = 1e-6;
+const GRAD_TOL_SINGULAR: f64 = 1e-5;
+const POLISH_STEPS: usize = 6;
+const POLISH_DTOL: f64 = 1e-12;
+const BFGS_GTOL: f64 = 1e-3;
+const BFGS_DTOL: f64 = 1e-8;
+/// Newton decrement at which the nAGQ = 0 stage stops: before a Laplace fit it only needs to
+/// land near the optimum; for an nAGQ = 0 fit the polish takes it the rest of the way.
+const STAGE1_DTOL: f64 = 1e-1;
+const STAGE1_DTOL_FINAL: f64 = 1e-8;
+
+/// Options of a fit (defaults live in Python).
+#[derive(Clone, Debug)]
+pub struct SparseFitOptions {
+    pub n_agq: usize,
+    pub max_iter: usize,
+    pub theta0: Option<Vec<f64>>,
+    pub beta0: Option<Vec<f64>>,
+}
+
+/// Everything a fit produces.
+#[derive(Clone, Debug)]
+pub struct SparseGlmmFit {
+    pub theta: Vec<f64>,
+    pub beta: Vec<f64>,
+    pub deviance: f64,
+    pub gradient: Vec<f64>,
+    pub max_grad: f64,
+    pub converged: bool,
+    pub iterations: usize,
+    pub evaluations: usize,
+    pub message: String,
+    pub hessian: Mat<f64>,
+    pub vcov_beta: Mat<f64>,
+    pub vcov_source: &'static str,
+    /// b = Λû (global order)
+    pub b: Vec<f64>,
+    /// Var(b | y) = ΛM_F⁻¹Λᵀ per level (d × d blocks, global order)
+    pub cond_var: Vec<f64>,
+    pub eta: Vec<f64>,
+    pub mu: Vec<f64>,
+    pub dev_resid: Vec<f64>,
+}
+
+type Fg<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
+
+/// Fit the model.
+pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmmFit> {
+    let (nt, p) = (model.n_theta(), model.p);
+    let lower_theta = model.theta_lower();
+    let theta0 = opts.theta0.clone().unwrap_or_else(|| lower_theta.iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect());
+    if theta0.len() != nt || opts.beta0.as_ref().is_some_and(|b| b.len() != p) {
+        return Err(Error::bad_input("starting values have the wrong length"));
+    }
+    let mut beta = match &opts.beta0 {
+        Some(b) => b.clone(),
+        None => glm_start(model)?,
+    };
+    // stage 1: θ on the nAGQ = 0 criterion (for the Laplace fit only a starting point)
+    let tol1 = if opts.n_agq == 0 { STAGE1_DTOL_FINAL } else { STAGE1_DTOL };
+    let (mut res, _, _) = ai_newton(&mut Nagq0Ai { model, beta: &mut beta }, theta0, &lower_theta, opts.max_iter, tol1)?;
+    if opts.n_agq == 0 {
+        let (hessian, decrement) = {
+            let beta_ref = &mut beta;
+            let mut fg = |t: &[f64]| model.nagq0(t, beta_ref, true).map(|e| (e.deviance, e.gradient));
+            polish(&mut ByDifferences(&mut fg), &mut res, &lower_theta, PolishOptions { steps: POLISH_STEPS, dtol: POLISH_DTOL, max_iter: opts.max_iter })?
+        };
+        model.nagq0(&res.x, &mut beta, false)?;
+        let vcov = model.fisher_vcov(&res.x, &beta)?;
+        let theta = res.x.clone();
+        return finish(model, res, &lower_theta, decrement, hessian, theta, beta, vcov, "fisher");
+    }
+    // stage 2: (θ, β) on the Laplace deviance
+    let lower: Vec<f64> = lower_theta.iter().copied().chain(std::iter::repeat(f64::NEG_INFINITY).take(p)).collect();
+    let x0: Vec<f64> = res.x.iter().chain(&beta).copied().collect();
+    let fisher = model.fisher_vcov(&res.x, &beta)?;
+    let used = (res.iterations, res.evaluations);
+    let mut fg = |x: &[f64]| model.laplace(&x[..nt], &x[nt..], true).map(|e| (e.deviance, e.gradient));
+    let f0 = fg(&x0)?;
+    let hessian0 = initial_hessian(&mut fg, &x0, &f0.1, nt, &fisher)?;
+    let bfgs = OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: crate::polish::ROUNDING, max_iter: opts.max_iter };
+    let mut res = minimize(&mut fg, Start { x: x0, fg: Some(f0), hessian: hessian0 }, &lower, &bfgs)?;
+    if let Some((x, f, g)) = escape_zero(&mut fg, &res, &lower)? {
+        let again = minimize(&mut fg, Start { x, fg: Some((f, g)), hessian: None }, &lower, &bfgs)?;
+        res = OptimResult { iterations: res.iterations + again.iterations, evaluations: res.evaluations + again.evaluations + 1, ..again };
+    }
+    res.iterations += used.0;
+    res.evaluations += used.1 + 1 + nt;
+    drop(fg);
+    let polish_opts = PolishOptions { steps: POLISH_STEPS, dtol: POLISH_DTOL, max_iter: opts.max_iter };
+    let (hessian, decrement) = polish(&mut LaplacePolish { model, nt }, &mut res, &lower, polish_opts)?;
+    let (theta, beta) = (res.x[..nt].to_vec(), res.x[nt..].to_vec());
+    let (vcov, source) = match hessian_vcov(&hessian, nt) {
+        Some(v) => (v, "hessian"),
+        None => (model.fisher_vcov(&theta, &beta)?, "fisher"),
+    };
+    finish(model, res, &lower, decrement, hessian, theta, beta, vcov, source)
+}
+
+/// A diagonal θ stopped exactly at its bound 0 with a zero gradient: for a scalar term 0 is
+/// always a stationary point of the Laplace deviance (it is even in θ), and may be a maximum
+/// the quasi-Newton search was projected onto. Probe 0.05 away; the better point to restart
+/// from, if the probe is lower.
+fn escape_zero(fg: &mut Fg, res: &OptimResult, lower: &[f64]) -> Result<Option<(Vec<f64>, f64, Vec<f64>)>> {
+    for k in 0..res.x.len() {
+        if lower[k] == 0.0 && res.x[k] <= 1e-12 && res.grad[k].abs() <= 1e-6 {
+            let mut x = res.x.clone();
+            x[k] = 0.05;
+            if let Ok((f, g)) = fg(&x) {
+                if f < res.f - 1e-9 * res.f.abs().max(1.0) {
+                    return Ok(Some((x, f, g)));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The nAGQ = 0 criterion in θ (β carried along at the joint mode) with its
+/// average-information Hessian.
+struct Nagq0Ai<'a> {
+    model: &'a mut SparseGlmm,
+    beta: &'a mut Vec<f64>,
+}
+
+impl AiObjective for Nagq0Ai<'_> {
+    fn value_grad(&mut self, theta: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self.model.nagq0(theta, self.beta, true).map(|e| (e.deviance, e.gradient))
+    }
+
+    fn hessian(&mut self, gradient: &[f64]) -> Result<Mat<f64>> {
+        Ok(self.model.average_information_joint(gradient))
+    }
+}
+
+/// β of the GLM without random effects: the joint penalised IRLS at θ = 0 (Λ = 0).
+fn glm_start(model: &mut SparseGlmm) -> Result<Vec<f64>> {
+    let zero = vec![0.0; model.n_theta()];
+    model.u.fill(0.0);
+    let mut beta = vec![0.0; model.p];
+    model.nagq0(&zero, &mut beta, false)?;
+    model.u.fill(0.0);
+    Ok(beta)
+}
+
+/// A starting Hessian: 2·(Fisher information of β) for the β block, forward differences of
+/// the gradient for the θ rows and columns; None unless positive definite.
+fn initial_hessian(fg: &mut Fg, x0: &[f64], g0: &[f64], nt: usize, fisher_vcov: &Mat<f64>) -> Result<Option<Mat<f64>>> {
+    let np = x0.len();
+    let p = np - nt;
+    let Ok(llt) = fisher_vcov.llt(Side::Lower) else { return Ok(None) };
+    let info = llt.solve(Mat::<f64>::identity(p, p));
+    let cols = fd_hessian_columns(fg, x0, Some(g0), 0..nt, 1e-5)?;
+    let h = Mat::from_fn(np, np, |i, j| match (i < nt, j < nt) {
+        (false, false) => 2.0 * info[(i - nt, j - nt)],
+        (_, true) => cols[(i, j)],
+        (true, false) => cols[(j, i)],
+    });
+    Ok(h.llt(Side::Lower).is_ok().then_some(h))
+}
+
+/// The Hessian of the Laplace deviance at x by forward differences of the exact gradient,
+/// columns spread over the threads (each on its own copy of the model). Every column starts
+/// the penalised IRLS from the mode at x, so the result does not depend on the number of
+/// threads, and iterates it to rounding level (the step divides the mode's error); the model
+/// is left at x.
+fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
+    model.mode_tol = crate::pirls_sparse::MODE_TOL_TIGHT;
+    let h = fd_hessian_tight(model, x, nt);
+    model.mode_tol = crate::pirls_sparse::MODE_TOL;
+    model.laplace(&x[..nt], &x[nt..], false)?;
+    h
+}
+
+fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
+    use rayon::prelude::*;
+    let np = x.len();
+    // the base gradient from the same mode every column starts from: a gradient carried over
+    // from the line search sits at a mode converged from elsewhere, and its difference from
+    // this one (~1e-10) would be divided by the step
+    let g = model.laplace(&x[..nt], &x[nt..], true)?.gradient;
+    let g = g.as_slice();
+    let base_u = model.u.clone();
+    let du = model.mode_derivatives();
+    let column = |m: &mut SparseGlmm, j: usize| -> Result<Vec<f64>> {
+        let step = 1e-6 * x[j].abs().max(0.1);
+        m.u.iter_mut().zip(&base_u).enumerate().for_each(|(i, (u, b))| *u = b + step * du[(i, j)]);
+        let mut xt = x.to_vec();
+        xt[j] += step;
+        let e = m.laplace(&xt[..nt], &xt[nt..], true)?;
+        Ok(e.gradient.iter().zip(g).map(|(a, b)| (a - b) / step).collect())
+    };
+    let threads = rayon::current_num_threads().min(np);
+    let cols: Vec<Vec<f64>> = if threads > 1 && model.n * np >= 20_000 {
+        let per = np.div_ceil(threads);
+        let chunks: Vec<Vec<usize>> = (0..np).collect::<Vec<_>>().chunks(per).map(|c| c.to_vec()).collect();
+        let shared: &SparseGlmm = model;
+        let parts: Vec<Result<Vec<Vec<f64>>>> = chunks.into_par_iter().map(|c| {
+            let mut m = shared.clone();
+            c.into_iter().map(|j| column(&mut m, j)).collect()
+        }).collect();
+        parts.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect()
+    } else {
+        let cols = (0..np).map(|j| column(model, j)).collect::<Result<Vec<_>>>()?;
+        model.u.copy_from_slice(&base_u);
+        cols
+    };
+    Ok(Mat::from_fn(np, np, |i, j| 0.5 * (cols[j][i] + cols[i][j])))
+}
+
+/// The Laplace deviance with its Hessian by `fd_hessian_laplace`.
+struct LaplacePolish<'a> {
+    model: &'a mut SparseGlmm,
+    nt: usize,
+}
+
+impl Polishable for LaplacePolish<'_> {
+    fn value_grad(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>)> {
+        self.model.laplace(&x[..self.nt], &x[self.nt..], true).map(|e| (e.deviance, e.gradient))
+    }
+
+    fn hessian(&mut self, x: &[f64], _g: &[f64]) -> Result<Mat<f64>> {
+        fd_hessian_laplace(self.model, x, self.nt)
+    }
+}
+
+/// β block of (H/2)⁻¹; None unless H is positive definite.
+fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
+    let np = h.nrows();
+    let inv = h.llt(Side::Lower).ok()?.solve(Mat::<f64>::identity(np, np));
+    let p = np - nt;
+    let v = Mat::from_fn(p, p, |i, j| inv[(nt + i, nt + j)] + inv[(nt + j, nt + i)]);
+    (0..p).all(|i| v[(i, i)] > 0.0 && v[(i, i)].is_finite()).then_some(v)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>, theta: Vec<f64>, beta: Vec<f64>, vcov_beta: Mat<f64>, vcov_source: &'static str) -> Result<SparseGlmmFit> {
+    let max_grad = max_projected_grad(&res.x, &res.grad, lower);
+    let (converged, message) = verdict(decrement, max_grad, DECREMENT_TOL, GRAD_TOL_SINGULAR, &res.message);
+    // at the nAGQ = 0 solution β is at the joint mode, so this is also that criterion
+    let deviance = model.laplace(&theta, &beta, false)?.deviance;
+    let minv = model.cond_var_u();
+    let (eta, mu, dev_resid) = model.fitted();
+    let b = model.b_of(&model.u.clone());
+    let cond_var = conditional_covariances(model, &minv);
+    Ok(SparseGlmmFit {
+        theta,
+        beta,
+        deviance,
+        gradient: res.grad,
+        max_grad,
+        converged,
+        iterations: res.iterations,
+        evaluations: res.evaluations,
+        message,
+        hessian,
+        vcov_beta,
+        vcov_source,
+        b,
+        cond_var,
+        eta,
+        mu,
+        dev_resid,
+    })
+}
+
+/// ΛM_F⁻¹Λᵀ per level.
+fn conditional_covariances(model: &SparseGlmm, minv: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(minv.len());
+    let mut k = 0;
+    for (t, lam) in model.structure().terms.iter().zip(model.lambda()) {
+        let d = t.d;
+        for _ in 0..t.n_levels {
+            let blk = &minv[k..k + d * d];
+            for c in 0..d {
+                for r in 0..d {
+                    out.push((0..d).map(|i| (0..d).map(|j| lam[r + i * d] * blk[i + j * d] * lam[c + j * d]).sum::<f64>()).sum());
+                }
+            }
+            k += d * d;
+        }
+    }
+    out
+}

@@ -1,0 +1,587 @@
+//! A GLMM with any number of random-effects terms (crossed or nested grouping factors): the
+//! conditional mode by penalised IRLS on the blocked factorisation of `blocked.rs`
+//! (Bates et al. 2015, §3.3 for the algorithm; lme4's `pwrssUpdate`), the Laplace deviance
+//! and its exact gradient.
+//!
+//! With η = Xβ + o + ZΛu and h(u) = −Σ ℓᵢ(ηᵢ) + ½‖u‖², the Laplace deviance is
+//!   d(θ, β) = 2h(û) + log det M_F(û) − 2Σ cᵢ,     M_F = ΛᵀZᵀW_F ZΛ + I,
+//! W_F the Fisher weights (lme4's definition; cᵢ the likelihood constants). Its gradient
+//! (û moves with θ, β through ∇ᵤh = 0, M_O û' = r):
+//!   ∂d/∂β = Xᵀe,   ∂d/∂θₖ = eᵀZEₖû + tr(M_F⁻¹ ∂M_F/∂θₖ|_W) + ζᵀEₖᵀZᵀs,
+//!   e = −2s + a − W_O ZΛζ,   aᵢ = (∂w_F,ᵢ/∂η) · z̃ᵢᵀM_F⁻¹z̃ᵢ,   ζ = M_O⁻¹ ΛᵀZᵀa,
+//! with s the scores and M_O the observed-weight version of M_F (the Hessian of h). For
+//! lme4's nAGQ = 0 the inner variables are (u, β) jointly and M_O becomes the joint system.
+
+use crate::blocked::{ReTermData, Structure};
+use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
+use crate::selected_inverse::{selected_inverse, trace_sums};
+use crate::error::{Error, Result};
+use crate::family::{Family, Link, ObsTerms};
+use faer::Mat;
+
+const MAX_PIRLS: usize = 60;
+const MAX_HALVINGS: usize = 40;
+/// Newton decrement (in h, relative to 1 + |h|) below which the mode is accepted: the
+/// gradient is then exact to ~1e-9 relative, plenty for the optimiser.
+pub const MODE_TOL: f64 = 1e-22;
+/// The same for finite differences of the gradient (the Hessian behind the standard errors),
+/// which divide the gradient's error by the step: the iteration goes on to rounding level.
+pub const MODE_TOL_TIGHT: f64 = 1e-32;
+/// Below this decrement steps are taken whole (a decrease of h is then below rounding).
+const FULL_STEP: f64 = 1e-9;
+
+/// One system: its structure, cross-products, factor and selected inverse.
+#[derive(Clone)]
+pub(crate) struct System {
+    pub(crate) s: Structure,
+    pub(crate) plan: RowPlan,
+    pub(crate) a: BlockValues,
+    pub(crate) l: BlockValues,
+    pub(crate) z: BlockValues,
+}
+
+impl System {
+    fn new(terms: &[ReTermData], n: usize, extra: usize) -> Result<Self> {
+        let s = Structure::new(terms, n, extra)?;
+        let plan = RowPlan::new(&s, terms)?;
+        let a = BlockValues::zeros(&s);
+        Ok(System { l: a.clone(), z: a.clone(), a, s, plan })
+    }
+}
+
+/// The GLMM with its data and workspaces.
+#[derive(Clone)]
+pub struct SparseGlmm {
+    pub n: usize,
+    pub p: usize,
+    pub y: Vec<f64>,
+    pub m: Vec<f64>,
+    pub offset: Vec<f64>,
+    /// fixed-effects rows, row-major n × p
+    pub x: Vec<f64>,
+    pub terms: Vec<ReTermData>,
+    pub family: Family,
+    pub link: Link,
+    pub loglik_constant: f64,
+    /// conditional modes u (global order), kept between evaluations as starting points
+    pub u: Vec<f64>,
+    pub(crate) u_sys: System,
+    pub(crate) joint: System,
+    pub(crate) lambda: Vec<Vec<f64>>,
+    pub(crate) obs: Vec<ObsTerms>,
+    eta: Vec<f64>,
+    /// Newton decrement (relative to 1 + |h|) at which the penalised IRLS stops
+    pub mode_tol: f64,
+    /// Xβ + o for `lin_beta`
+    lin: Vec<f64>,
+    lin_beta: Vec<f64>,
+    /// X column-major, and row-major [X, working response] for the joint system
+    xc: Mat<f64>,
+    joint_extras: Vec<f64>,
+    xw: Mat<f64>,
+}
+
+/// Deviance and gradient (θ, then β for the Laplace deviance).
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub deviance: f64,
+    pub gradient: Vec<f64>,
+}
+
+impl SparseGlmm {
+    /// Set up the model (`x` column-major n × p, terms in lme4's order).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(y: &[f64], m: &[f64], offset: &[f64], x_colmajor: &[f64], p: usize, terms: Vec<ReTermData>, family: Family, link: Link) -> Result<Self> {
+        family.check_link(link)?;
+        let n = y.len();
+        if m.len() != n || offset.len() != n || x_colmajor.len() != n * p {
+            return Err(Error::bad_input("y, weights, offset and X differ in their number of rows"));
+        }
+        if let Some(i) = (0..n).find(|&i| !family.valid_response(y[i], m[i])) {
+            return Err(Error::bad_input(format!("response value {} (prior weight {}) in row {i} is not valid for the {} family", y[i], m[i], family.name())));
+        }
+        let u_sys = System::new(&terms, n, 1)?;
+        let joint = System::new(&terms, n, p + 1)?;
+        let x = (0..n).flat_map(|i| (0..p).map(move |j| x_colmajor[i + j * n])).collect();
+        let loglik_constant = (0..n).map(|i| family.loglik_constant(y[i], m[i])).sum();
+        let lambda = u_sys.s.terms.iter().map(|t| vec![0.0; t.d * t.d]).collect();
+        let q = u_sys.s.q;
+        Ok(SparseGlmm {
+            n,
+            p,
+            y: y.to_vec(),
+            m: m.to_vec(),
+            offset: offset.to_vec(),
+            x,
+            terms,
+            family,
+            link,
+            loglik_constant,
+            u: vec![0.0; q],
+            u_sys,
+            joint,
+            lambda,
+            obs: vec![ObsTerms::default(); n],
+            eta: vec![0.0; n],
+            mode_tol: MODE_TOL,
+            lin: offset.to_vec(),
+            lin_beta: vec![f64::NAN; p],
+            xc: Mat::from_fn(n, p, |i, j| x_colmajor[i + j * n]),
+            joint_extras: (0..n).flat_map(|i| (0..=p).map(move |j| if j < p { x_colmajor[i + j * n] } else { 0.0 })).collect(),
+            xw: Mat::zeros(n, p),
+        })
+    }
+
+    /// Number of θ.
+    pub fn n_theta(&self) -> usize {
+        self.u_sys.s.n_theta()
+    }
+
+    /// Number of random effects.
+    pub fn q(&self) -> usize {
+        self.u_sys.s.q
+    }
+
+    /// Lower bounds of θ (0 on the diagonals of each Λ).
+    pub fn theta_lower(&self) -> Vec<f64> {
+        self.u_sys.s.terms.iter().flat_map(|t| (0..t.d).flat_map(move |c| (c..t.d).map(move |r| if r == c { 0.0 } else { f64::NEG_INFINITY }))).collect()
+    }
+
+    /// Λ of each term at the last θ.
+    pub fn lambda(&self) -> &[Vec<f64>] {
+        &self.lambda
+    }
+
+    /// The layout of the random effects (terms, their columns).
+    pub fn structure(&self) -> &Structure {
+        &self.u_sys.s
+    }
+
+    fn set_theta(&mut self, theta: &[f64]) -> Result<()> {
+        if theta.len() != self.n_theta() || theta.iter().any(|v| !v.is_finite()) {
+            return Err(Error::bad_input(format!("theta needs {} finite values", self.n_theta())));
+        }
+        let mut k = 0;
+        for (t, lam) in self.u_sys.s.terms.iter().zip(self.lambda.iter_mut()) {
+            for c in 0..t.d {
+                for r in c..t.d {
+                    lam[r + c * t.d] = theta[k];
+                    k += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// b = Λu (global order).
+    pub fn b_of(&self, u: &[f64]) -> Vec<f64> {
+        let mut b = vec![0.0; u.len()];
+        for (t, lam) in self.u_sys.s.terms.iter().zip(&self.lambda) {
+            for level in 0..t.n_levels {
+                let o = t.start + level * t.d;
+                for r in 0..t.d {
+                    b[o + r] = (0..=r).map(|c| lam[r + c * t.d] * u[o + c]).sum();
+                }
+            }
+        }
+        b
+    }
+
+    /// η = Xβ + o + ZΛu into `self.eta`.
+    fn set_eta(&mut self, u: &[f64], beta: &[f64]) {
+        if self.lin_beta.as_slice() != beta {
+            let p = self.p;
+            for (i, l) in self.lin.iter_mut().enumerate() {
+                *l = self.offset[i] + self.x[i * p..(i + 1) * p].iter().zip(beta).map(|(x, b)| x * b).sum::<f64>();
+            }
+            self.lin_beta.copy_from_slice(beta);
+        }
+        let b = self.b_of(u);
+        self.eta.copy_from_slice(&self.lin);
+        for (t, l) in self.terms.iter().zip(&self.u_sys.s.terms) {
+            let d = t.d;
+            if d == 1 {
+                for (i, eta) in self.eta.iter_mut().enumerate() {
+                    *eta += t.z[i] * b[l.start + t.codes[i] as usize];
+                }
+            } else {
+                for (i, eta) in self.eta.iter_mut().enumerate() {
+                    let o = l.start + t.codes[i] as usize * d;
+                    *eta += t.z[i * d..(i + 1) * d].iter().zip(&b[o..o + d]).map(|(z, b)| z * b).sum::<f64>();
+                }
+            }
+        }
+    }
+
+    /// h = −Σℓ + ½‖u‖² at (u, β), with the family terms stored.
+    fn eval_h(&mut self, u: &[f64], beta: &[f64]) -> f64 {
+        self.set_eta(u, beta);
+        let eta = &self.eta;
+        let ll = self.family.terms_block(self.link, &self.y, &self.m, |i| eta[i], &mut self.obs);
+        0.5 * u.iter().map(|v| v * v).sum::<f64>() - ll
+    }
+
+    /// Cross-products of the u-system (`joint` = false) or the joint system with weights
+    /// `w` and working response ηᵢ − oᵢ (− xᵢβ for the u-system) + sᵢ/w_F,ᵢ, then assemble
+    /// and factor.
+    fn factor_at(&mut self, joint: bool, observed: bool) -> Result<()> {
+        let n = self.n;
+        let w: Vec<f64> = self.obs.iter().map(|t| if observed { t.w_obs } else { t.w_fisher }).collect();
+        // working response: z̃ᵀu + s/w_F (u-system), or that plus Xβ (joint system)
+        let work: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = &self.obs[i];
+                let base = if joint { self.eta[i] - self.offset[i] } else { self.eta[i] - self.lin[i] };
+                base + if t.w_fisher > 0.0 { t.score / t.w_fisher } else { 0.0 }
+            })
+            .collect();
+        if joint {
+            let block = self.joint_extras_block(&w, &work);
+            let sys = &mut self.joint;
+            sys.a.fill_cross_products(&sys.s, &sys.plan, &self.terms, &w, &self.joint_extras, Some(&block));
+        } else {
+            let sys = &mut self.u_sys;
+            sys.a.fill_cross_products(&sys.s, &sys.plan, &self.terms, &w, &work, None);
+        }
+        let sys = if joint { &mut self.joint } else { &mut self.u_sys };
+        assemble(&sys.s, &sys.a, &self.lambda, &mut sys.l);
+        factor(&sys.s, &mut sys.l)
+    }
+
+    /// [X z]ᵀW[X z] with XᵀWX as one matrix product; stores z in the joint extras.
+    fn joint_extras_block(&mut self, w: &[f64], work: &[f64]) -> Mat<f64> {
+        let (n, p) = (self.n, self.p);
+        for i in 0..n {
+            self.joint_extras[i * (p + 1) + p] = work[i];
+        }
+        for j in 0..p {
+            let (src, dst) = (self.xc.col_as_slice(j), self.xw.col_as_slice_mut(j));
+            dst.iter_mut().zip(src).zip(w).for_each(|((d, x), w)| *d = x * w);
+        }
+        let xtwx = self.xw.transpose() * &self.xc;
+        let mut out = Mat::<f64>::zeros(p + 1, p + 1);
+        out.as_mut().submatrix_mut(0, 0, p, p).copy_from(&xtwx);
+        for j in 0..p {
+            let v: f64 = self.xw.col_as_slice(j).iter().zip(work).map(|(a, b)| a * b).sum();
+            out[(p, j)] = v;
+            out[(j, p)] = v;
+        }
+        out[(p, p)] = work.iter().zip(w).map(|(z, w)| w * z * z).sum();
+        out
+    }
+
+    /// Penalised IRLS: move u (and β when `joint`) to the mode of h at θ (already set).
+    /// Returns h at the mode; the family terms are left at the mode.
+    fn pirls(&mut self, beta: &mut Vec<f64>, joint: bool) -> Result<(f64, bool)> {
+        let q = self.q();
+        let mut u = self.u.clone();
+        let mut h = self.eval_h(&u, beta);
+        if !h.is_finite() {
+            u.fill(0.0);
+            h = self.eval_h(&u, beta);
+        }
+        if !h.is_finite() {
+            return Err(Error::PirlsStepHalving { cluster: usize::MAX });
+        }
+        let mut previous = f64::INFINITY;
+        let mut current = false;
+        for _ in 0..MAX_PIRLS {
+            self.factor_at(joint, false)?;
+            let sys = if joint { &self.joint } else { &self.u_sys };
+            let new = solve(&sys.s, &sys.l);
+            let (du, db): (Vec<f64>, Vec<f64>) = (
+                new[..q].iter().zip(&u).map(|(a, b)| a - b).collect(),
+                if joint { new[q..].iter().zip(beta.iter()).map(|(a, b)| a - b).collect() } else { vec![] },
+            );
+            let decrement = self.decrement(&u, beta, &du, &db, joint);
+            // Newton converges quadratically: once the decrement stops falling fast it is at
+            // the rounding level of the gradient and the mode is as accurate as it can be
+            let stalled = decrement < FULL_STEP && decrement > 0.25 * previous;
+            if decrement <= self.mode_tol * (1.0 + h.abs()) || !decrement.is_finite() || stalled {
+                // the factor (and the family terms) are at u: no step was taken since
+                current = true;
+                break;
+            }
+            previous = decrement;
+            let mut alpha = 1.0;
+            let mut accepted = false;
+            for _ in 0..MAX_HALVINGS {
+                let ut: Vec<f64> = u.iter().zip(&du).map(|(a, d)| a + alpha * d).collect();
+                let bt: Vec<f64> = if joint { beta.iter().zip(&db).map(|(a, d)| a + alpha * d).collect() } else { beta.clone() };
+                let ht = self.eval_h(&ut, &bt);
+                if ht.is_finite() && (ht <= h || decrement < FULL_STEP) {
+                    (u, h) = (ut, ht);
+                    *beta = bt;
+                    accepted = true;
+                    break;
+                }
+                alpha *= 0.5;
+            }
+            if !accepted {
+                self.eval_h(&u, beta);
+                return Err(Error::PirlsStepHalving { cluster: usize::MAX });
+            }
+        }
+        self.u = u;
+        Ok((h, current))
+    }
+
+    /// The Newton decrement gᵀ(new − old) of h: g = ∇h.
+    fn decrement(&self, u: &[f64], beta: &[f64], du: &[f64], db: &[f64], joint: bool) -> f64 {
+        let s = &self.u_sys.s;
+        let mut zts = vec![0.0; self.q()];
+        let mut xts = vec![0.0; self.p];
+        for i in 0..self.n {
+            let sc = self.obs[i].score;
+            for (t, l) in self.terms.iter().zip(&s.terms) {
+                let o = l.start + t.codes[i] as usize * t.d;
+                (0..t.d).for_each(|r| zts[o + r] += sc * t.z[i * t.d + r]);
+            }
+            if joint {
+                (0..self.p).for_each(|j| xts[j] += sc * self.x[i * self.p + j]);
+            }
+        }
+        let _ = beta;
+        // ∇ᵤh = u − ΛᵀZᵀs, ∇ᵦh = −Xᵀs; the decrement is −∇h·step
+        let lt_zts = self.lambda_t(&zts);
+        let du_part: f64 = du.iter().zip(u.iter().zip(&lt_zts)).map(|(d, (u, g))| d * (g - u)).sum();
+        let db_part: f64 = db.iter().zip(&xts).map(|(d, g)| d * g).sum();
+        du_part + db_part
+    }
+
+    /// Λᵀv per level (global order).
+    fn lambda_t(&self, v: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; v.len()];
+        for (t, lam) in self.u_sys.s.terms.iter().zip(&self.lambda) {
+            for level in 0..t.n_levels {
+                let o = t.start + level * t.d;
+                for c in 0..t.d {
+                    out[o + c] = (c..t.d).map(|r| lam[r + c * t.d] * v[o + r]).sum();
+                }
+            }
+        }
+        out
+    }
+
+    /// Laplace deviance at (θ, β) and, when `want_grad`, its gradient in (θ, β).
+    pub fn laplace(&mut self, theta: &[f64], beta: &[f64], want_grad: bool) -> Result<Evaluation> {
+        self.set_theta(theta)?;
+        let mut b = beta.to_vec();
+        let (h, current) = self.pirls(&mut b, false)?;
+        self.finish(h, false, current, want_grad)
+    }
+
+    /// lme4's nAGQ = 0 criterion at θ: β moved with u to the joint mode (from `beta`), and
+    /// its gradient in θ.
+    pub fn nagq0(&mut self, theta: &[f64], beta: &mut Vec<f64>, want_grad: bool) -> Result<Evaluation> {
+        self.set_theta(theta)?;
+        let (h, current) = self.pirls(beta, true)?;
+        self.finish(h, true, current, want_grad)
+    }
+
+    /// Factor at the mode, the deviance and the gradient.
+    fn finish(&mut self, h: f64, joint: bool, current: bool, want_grad: bool) -> Result<Evaluation> {
+        if !current {
+            self.factor_at(joint, false)?;
+        }
+        let sys = if joint { &self.joint } else { &self.u_sys };
+        let (logdet, _) = logdets(&sys.s, &sys.l);
+        let deviance = 2.0 * h + logdet - 2.0 * self.loglik_constant;
+        if !want_grad {
+            return Ok(Evaluation { deviance, gradient: vec![] });
+        }
+        let gradient = crate::laplace_gradient::gradient(self, joint)?;
+        Ok(Evaluation { deviance, gradient })
+    }
+
+    /// Pieces the gradient and the results need, at the last mode.
+    pub(crate) fn parts(&self, joint: bool) -> Parts<'_> {
+        let sys = if joint { &self.joint } else { &self.u_sys };
+        Parts { s: &sys.s, plan: &sys.plan, l: &sys.l, z: &sys.z, terms: &self.terms, obs: &self.obs, lambda: &self.lambda, u: &self.u, x: &self.x, p: self.p }
+    }
+
+    /// Factor the observed-weight system at the mode (for non-canonical links).
+    pub(crate) fn factor_observed(&mut self, joint: bool) -> Result<BlockValues> {
+        let saved_a = if joint { self.joint.a.clone() } else { self.u_sys.a.clone() };
+        let saved_l = if joint { self.joint.l.clone() } else { self.u_sys.l.clone() };
+        self.factor_at(joint, true)?;
+        let sys = if joint { &mut self.joint } else { &mut self.u_sys };
+        let observed = std::mem::replace(&mut sys.l, saved_l);
+        sys.a = saved_a;
+        Ok(observed)
+    }
+
+    /// Whether the observed and Fisher weights coincide (canonical links).
+    pub fn canonical(&self) -> bool {
+        matches!((self.family, self.link), (Family::Binomial, Link::Logit) | (Family::Poisson, Link::Log))
+    }
+
+    /// η, μ and squared deviance residuals at the last mode.
+    pub fn fitted(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let mu: Vec<f64> = self.eta.iter().map(|&e| self.family.mu(self.link, e)).collect();
+        let dev = (0..self.n).map(|i| self.family.dev_resid(self.y[i], self.m[i], mu[i])).collect();
+        (self.eta.clone(), mu, dev)
+    }
+
+    /// (RXᵀRX)⁻¹ of the joint Fisher system at the last joint factorisation: lme4's vcov(β̂)
+    /// for nAGQ = 0 (the inverse Fisher information of β with u eliminated).
+    pub fn fisher_vcov(&mut self, theta: &[f64], beta: &[f64]) -> Result<Mat<f64>> {
+        self.set_theta(theta)?;
+        self.eval_h(&self.u.clone(), beta);
+        self.factor_at(true, false)?;
+        let s = &self.joint.s;
+        let (o, p) = (s.q - s.q_sparse, self.p);
+        let lx = Mat::from_fn(p, p, |i, j| if i >= j { self.joint.l.t[(o + i, o + j)] } else { 0.0 });
+        let mut li = Mat::<f64>::zeros(p, p);
+        faer::linalg::triangular_inverse::invert_lower_triangular(li.as_mut(), lx.as_ref(), faer::Par::Seq);
+        Ok(li.transpose() * &li)
+    }
+
+    /// Var(u | y) = M_F⁻¹ diagonal blocks at the last mode (global order, d × d each).
+    pub fn cond_var_u(&mut self) -> Vec<f64> {
+        let sys = &mut self.u_sys;
+        let s = &sys.s;
+        selected_inverse(s, &sys.l, s.q - s.q_sparse, &mut sys.z);
+        let mut out = Vec::new();
+        for t in &s.terms {
+            for level in 0..t.n_levels {
+                let start = t.start + level * t.d;
+                if start < s.q_sparse {
+                    out.extend_from_slice(sys.z.diag_block(s, s.block_of(start)));
+                } else {
+                    let o = s.t_index(start);
+                    out.extend((0..t.d * t.d).map(|k| sys.z.t[(o + k % t.d, o + k / t.d)]));
+                }
+            }
+        }
+        out
+    }
+
+    /// Solve with a factor of this model's u- or joint system.
+    pub(crate) fn solve_with(&self, joint: bool, l: &BlockValues, rhs: &mut Mat<f64>) {
+        let s = if joint { &self.joint.s } else { &self.u_sys.s };
+        solve_columns(s, l, rhs);
+    }
+
+    /// Trace sums of log det M_F in θ at the last mode (selected inverse computed).
+    pub(crate) fn trace_sums_at_mode(&mut self, joint: bool) -> Vec<Vec<f64>> {
+        let sys = if joint { &mut self.joint } else { &mut self.u_sys };
+        let upto = sys.s.q - sys.s.q_sparse;
+        selected_inverse(&sys.s, &sys.l, upto, &mut sys.z);
+        trace_sums(&sys.s, &sys.a, &sys.z, &self.lambda, upto)
+    }
+}
+
+/// Borrowed pieces at the mode.
+pub(crate) struct Parts<'a> {
+    pub s: &'a Structure,
+    pub plan: &'a RowPlan,
+    pub l: &'a BlockValues,
+    pub z: &'a BlockValues,
+    pub terms: &'a [ReTermData],
+    pub obs: &'a [ObsTerms],
+    pub lambda: &'a [Vec<f64>],
+    pub u: &'a [f64],
+    pub x: &'a [f64],
+    pub p: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Clustered;
+    use crate::glmm::GlmmModel;
+    use crate::remat::ReTemplate;
+    use crate::testdata::{Lcg, simulate};
+
+    /// The single-factor simulated data with every cluster frequency 1, as column-major
+    /// arrays, and the same data as a `Clustered`.
+    fn one_factor(family: Family, link: Link, d: usize, seed: u64) -> (Clustered, Vec<f64>, Vec<ReTermData>) {
+        let c = simulate(family, link, 14, d, seed);
+        let n = c.n;
+        let groups: Vec<u32> = (0..c.n_clusters()).flat_map(|g| std::iter::repeat(g as u32).take(c.start[g + 1] - c.start[g])).collect();
+        let xcol: Vec<f64> = (0..c.p).flat_map(|j| (0..n).map(move |i| (i, j))).map(|(i, j)| c.x[i * c.p + j]).collect();
+        let zcol: Vec<f64> = (0..c.d).flat_map(|j| (0..n).map(move |i| (i, j))).map(|(i, j)| c.z[i * c.d + j]).collect();
+        let ones = vec![1.0; c.n_clusters()];
+        let data = Clustered::new(&c.y, &c.m, &c.offset, &xcol, c.p, &zcol, c.d, &groups, c.n_clusters(), &ones).unwrap();
+        let term = ReTermData { codes: groups, n_levels: c.n_clusters(), d: c.d, z: c.z.to_vec() };
+        (data, xcol, vec![term])
+    }
+
+    #[test]
+    fn one_factor_laplace_matches_the_per_cluster_code() {
+        for (family, link, d) in [(Family::Binomial, Link::Logit, 1), (Family::Binomial, Link::Probit, 2), (Family::Poisson, Link::Log, 2)] {
+            let (data, xcol, terms) = one_factor(family, link, d, 21);
+            let (theta, beta) = (if d == 1 { vec![0.9] } else { vec![0.8, 0.2, 0.4] }, vec![-0.2, 0.5]);
+            let mut sparse = SparseGlmm::new(&data.y, &data.m, &data.offset, &xcol, 2, terms, family, link).unwrap();
+            let ours = sparse.laplace(&theta, &beta, true).unwrap();
+            let mut per_cluster = GlmmModel::new(data, family, link, ReTemplate::full(d)).unwrap();
+            let theirs = per_cluster.deviance(&theta, &beta, 1, true).unwrap();
+            assert!((ours.deviance - theirs.deviance).abs() < 1e-9 * theirs.deviance.abs(), "{family:?}/{link:?}: {} vs {}", ours.deviance, theirs.deviance);
+            for (k, (a, b)) in ours.gradient.iter().zip(&theirs.gradient).enumerate() {
+                assert!((a - b).abs() < 1e-7 * (1.0 + b.abs()), "{family:?}/{link:?} component {k}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// Crossed (1 + x | g) + (1 | h) design.
+    fn crossed(family: Family, link: Link, seed: u64) -> SparseGlmm {
+        let mut rng = Lcg::new(seed);
+        let (ng, nh, n) = (9, 6, 120);
+        let (mut y, mut m, mut x1, mut g, mut h) = (vec![], vec![], vec![], vec![], vec![]);
+        let bg: Vec<f64> = (0..ng).map(|_| 0.7 * rng.normal()).collect();
+        let bh: Vec<f64> = (0..nh).map(|_| 0.5 * rng.normal()).collect();
+        for i in 0..n {
+            let (gi, hi) = (i % ng, (rng.uniform() * nh as f64) as usize);
+            let x = rng.uniform() * 2.0 - 1.0;
+            let mu = link.eval(-0.2 + 0.6 * x + bg[gi] + bh[hi]).mu;
+            let (yy, mm) = match family {
+                Family::Binomial => ((rng.uniform() < mu) as u8 as f64, 1.0),
+                Family::Poisson => ((mu + rng.normal() * mu.sqrt()).round().max(0.0), 1.0),
+            };
+            y.push(yy);
+            m.push(mm);
+            x1.push(x);
+            g.push(gi as u32);
+            h.push(hi as u32);
+        }
+        let xcol: Vec<f64> = std::iter::repeat(1.0).take(n).chain(x1.iter().copied()).collect();
+        let terms = vec![
+            ReTermData { codes: g, n_levels: ng, d: 2, z: x1.iter().flat_map(|&x| [1.0, x]).collect() },
+            ReTermData { codes: h, n_levels: nh, d: 1, z: vec![1.0; n] },
+        ];
+        SparseGlmm::new(&y, &m, &vec![0.0; n], &xcol, 2, terms, family, link).unwrap()
+    }
+
+    #[test]
+    fn crossed_gradients_match_finite_differences() {
+        for (family, link) in [(Family::Binomial, Link::Logit), (Family::Binomial, Link::Cloglog), (Family::Poisson, Link::Log)] {
+            let mut model = crossed(family, link, 8);
+            let x0 = vec![0.8, 0.3, 0.5, 0.7, -0.1, 0.4];
+            let analytic = model.laplace(&x0[..4], &x0[4..], true).unwrap().gradient;
+            for k in 0..x0.len() {
+                let (mut xp, mut xm) = (x0.clone(), x0.clone());
+                let h = 1e-5;
+                xp[k] += h;
+                xm[k] -= h;
+                let fp = model.laplace(&xp[..4], &xp[4..], false).unwrap().deviance;
+                let fm = model.laplace(&xm[..4], &xm[4..], false).unwrap().deviance;
+                let num = (fp - fm) / (2.0 * h);
+                assert!((num - analytic[k]).abs() < 1e-5 * (1.0 + num.abs()), "{family:?}/{link:?} Laplace component {k}: {} vs {num}", analytic[k]);
+            }
+            let theta = x0[..4].to_vec();
+            let mut beta = vec![0.0, 0.0];
+            let analytic = model.nagq0(&theta, &mut beta, true).unwrap().gradient;
+            for k in 0..theta.len() {
+                let (mut tp, mut tm) = (theta.clone(), theta.clone());
+                let h = 1e-5;
+                tp[k] += h;
+                tm[k] -= h;
+                let fp = model.nagq0(&tp, &mut beta.clone(), false).unwrap().deviance;
+                let fm = model.nagq0(&tm, &mut beta.clone(), false).unwrap().deviance;
+                let num = (fp - fm) / (2.0 * h);
+                assert!((num - analytic[k]).abs() < 1e-5 * (1.0 + num.abs()), "{family:?}/{link:?} nAGQ=0 component {k}: {} vs {num}", analytic[k]);
+            }
+        }
+    }
+}

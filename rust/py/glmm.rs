@@ -1,0 +1,267 @@
+//! Bindings of the one-grouping-factor GLMM: the model (fit, deviance, simulation, batch
+//! refits) and its fit.
+
+use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, replicate_table, run_detached, slice, vec_out};
+use crate::batch;
+use crate::cluster::Clustered;
+use crate::error::Error;
+use crate::family::{Family, Link};
+use crate::fit::{FitOptions, GlmmFit, fit};
+use crate::glmm::GlmmModel;
+use crate::glmm_refit::GlmmRefit;
+use crate::nagq0;
+use crate::remat::ReTemplate;
+use crate::rng::replicate_rng;
+use crate::simulate::{check_simulable, simulate_internal};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+/// A GLMM with one grouping factor, data prepared once.
+#[pyclass(name = "GlmmModel", module = "glmmx._core")]
+pub struct PyGlmmModel {
+    inner: GlmmModel,
+}
+
+#[pymethods]
+impl PyGlmmModel {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        y: PyReadonlyArray1<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        offset: PyReadonlyArray1<'_, f64>,
+        x: PyReadonlyArray2<'_, f64>,
+        z: PyReadonlyArray2<'_, f64>,
+        group: PyReadonlyArray1<'_, u32>,
+        n_groups: usize,
+        group_freq: PyReadonlyArray1<'_, f64>,
+        theta_rows: PyReadonlyArray1<'_, u32>,
+        theta_cols: PyReadonlyArray1<'_, u32>,
+        family: &str,
+        link: &str,
+    ) -> PyResult<Self> {
+        let (xs, p) = fortran("X", &x)?;
+        let (zs, d) = fortran("Z", &z)?;
+        let group = group.as_slice().map_err(|_| ModelSpecError::new_err("group must be a contiguous uint32 array"))?;
+        let rows = theta_rows.as_slice().map_err(|_| ModelSpecError::new_err("theta_rows must be contiguous"))?;
+        let cols = theta_cols.as_slice().map_err(|_| ModelSpecError::new_err("theta_cols must be contiguous"))?;
+        let data = Clustered::new(slice("y", &y)?, slice("weights", &weights)?, slice("offset", &offset)?, xs, p, zs, d, group, n_groups, slice("group_freq", &group_freq)?)?;
+        let template = ReTemplate::new(d, rows, cols)?;
+        let inner = GlmmModel::new(data, Family::parse(family)?, Link::parse(link)?, template)?;
+        Ok(PyGlmmModel { inner })
+    }
+
+    /// Number of covariance parameters.
+    #[getter]
+    fn n_theta(&self) -> usize {
+        self.inner.n_theta()
+    }
+
+    /// Number of clusters.
+    #[getter]
+    fn n_clusters(&self) -> usize {
+        self.inner.data.n_clusters()
+    }
+
+    /// Σ of the likelihood constants (binomial coefficients, −log y!).
+    #[getter]
+    fn loglik_constant(&self) -> f64 {
+        self.inner.loglik_constant
+    }
+
+    /// Lower bounds of θ.
+    fn theta_lower<'py>(&self, py: Python<'py>) -> Py<PyArray1<f64>> {
+        vec_out(py, self.inner.template.lower_bounds())
+    }
+
+    /// −2 log L at (θ, β) and its gradient in (θ, β) (empty unless `gradient`).
+    #[pyo3(signature = (theta, beta, *, n_agq, gradient))]
+    fn deviance<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
+        self.check_lengths(&theta, &beta)?;
+        let model = &mut self.inner;
+        let e = run_detached(py, None, move || model.deviance(&theta, &beta, n_agq, gradient))?;
+        Ok((e.deviance, vec_out(py, e.gradient)))
+    }
+
+    /// The nAGQ = 0 criterion at θ with β moved to the joint mode (starting from `beta`):
+    /// (deviance, gradient in θ, β at the joint mode).
+    fn deviance_nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
+        self.check_lengths(&theta, &beta)?;
+        let model = &mut self.inner;
+        let (e, b) = run_detached(py, None, move || {
+            let mut b = beta;
+            nagq0::deviance(model, &theta, &mut b, true).map(|e| (e, b))
+        })?;
+        Ok((e.deviance, vec_out(py, e.gradient), vec_out(py, b)))
+    }
+
+    /// Fit the model.
+    #[pyo3(signature = (*, n_agq, max_iter, theta0, beta0, threads))]
+    fn fit<'py>(&mut self, py: Python<'py>, n_agq: usize, max_iter: usize, theta0: Option<Vec<f64>>, beta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PyGlmmFit> {
+        let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
+        let model = &mut self.inner;
+        let result = run_detached(py, threads, move || fit(model, &opts))?;
+        PyGlmmFit::new(py, result, self.inner.loglik_constant, self.inner.data.d)
+    }
+
+    /// Conditional modes u (n_clusters × d): where every evaluation's inner Newton starts.
+    #[getter]
+    fn get_modes<'py>(&self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+        let d = self.inner.data.d;
+        mat_rows_out(py, self.inner.modes.clone(), self.inner.modes.len() / d, d)
+    }
+
+    #[setter]
+    fn set_modes(&mut self, modes: PyReadonlyArray2<'_, f64>) -> PyResult<()> {
+        let m = modes.as_slice().map_err(|_| ModelSpecError::new_err("modes must be a C-contiguous float64 array"))?;
+        if m.len() != self.inner.modes.len() {
+            return Err(ModelSpecError::new_err(format!("modes needs {} values", self.inner.modes.len())));
+        }
+        self.inner.modes.copy_from_slice(m);
+        Ok(())
+    }
+
+    /// `nsim` responses drawn at (θ, β), original row order: an (n, nsim) array; column k is
+    /// replicate `first + k` of `seed`.
+    #[pyo3(signature = (theta, beta, nsim, seed, first=0))]
+    fn simulate<'py>(&self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
+        self.check_lengths(&theta, &beta)?;
+        let model = &self.inner;
+        let n = model.data.n;
+        let out = run_detached(py, Some(1), move || {
+            check_simulable(model)?;
+            let lambda = model.template.lambda(&theta);
+            let mut out = vec![0.0; n * nsim];
+            let mut internal = vec![0.0; n];
+            for k in 0..nsim {
+                simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k as u64), &mut internal);
+                for (row, &orig) in model.data.order.iter().enumerate() {
+                    out[orig * nsim + k] = internal[row];
+                }
+            }
+            Ok(out)
+        })?;
+        mat_rows_out(py, out, n, nsim)
+    }
+
+    /// Refit to many responses, in parallel, each fit started at (θ, β) and the current
+    /// conditional modes: the columns of `responses` (n × nsim), or, when it is None, `nsim`
+    /// responses simulated at (θ, β) with `seed` (replicates first, first + 1, ..., each
+    /// from its own stream, as `simulate` draws them).
+    #[pyo3(signature = (theta, beta, *, responses, nsim, seed, first, n_agq, max_iter, threads, progress))]
+    #[allow(clippy::too_many_arguments)]
+    fn refit_many<'py>(
+        &self,
+        py: Python<'py>,
+        theta: Vec<f64>,
+        beta: Vec<f64>,
+        responses: Option<PyReadonlyArray2<'py, f64>>,
+        nsim: usize,
+        seed: u64,
+        first: u64,
+        n_agq: usize,
+        max_iter: usize,
+        threads: Option<usize>,
+        progress: Option<PyRef<'py, Progress>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_lengths(&theta, &beta)?;
+        let n = self.inner.data.n;
+        let columns = match &responses {
+            Some(r) if r.shape()[0] != n => return Err(ModelSpecError::new_err(format!("responses must have {n} rows (one per observation); got {}", r.shape()[0]))),
+            Some(r) => Some((r.as_slice().map_err(|_| ModelSpecError::new_err("responses must be a C-contiguous float64 array"))?, r.shape()[1])),
+            None => None,
+        };
+        let n_rep = columns.map_or(nsim, |c| c.1);
+        let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
+        let model = &self.inner;
+        let refit = GlmmRefit::new(model, theta.clone(), beta.clone(), n_agq, max_iter);
+        let fits = run_detached(py, threads, move || {
+            if columns.is_none() {
+                check_simulable(model)?;
+            }
+            let lambda = model.template.lambda(&theta);
+            let fill = |k: usize, y: &mut [f64]| -> Result<(), Error> {
+                match columns {
+                    Some((data, width)) => (0..n).for_each(|i| y[i] = data[i * width + k]),
+                    None => {
+                        let mut internal = vec![0.0; n];
+                        simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k as u64), &mut internal);
+                        model.data.order.iter().enumerate().for_each(|(row, &orig)| y[orig] = internal[row]);
+                    }
+                }
+                Ok(())
+            };
+            Ok(batch::run(&refit, n_rep, &fill, &counter))
+        })?;
+        replicate_table(py, fits, self.inner.p(), self.inner.n_theta())
+    }
+}
+
+impl PyGlmmModel {
+    fn check_lengths(&self, theta: &[f64], beta: &[f64]) -> PyResult<()> {
+        if theta.len() != self.inner.n_theta() || beta.len() != self.inner.p() {
+            return Err(ModelSpecError::new_err(format!(
+                "theta needs {} values and beta {}; got {} and {}",
+                self.inner.n_theta(),
+                self.inner.p(),
+                theta.len(),
+                beta.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A fitted GLMM as plain arrays; `glmmx.results` wraps it.
+#[pyclass(name = "GlmmFit", module = "glmmx._core", frozen, get_all)]
+pub struct PyGlmmFit {
+    theta: Py<PyArray1<f64>>,
+    beta: Py<PyArray1<f64>>,
+    deviance: f64,
+    loglik_constant: f64,
+    gradient: Py<PyArray1<f64>>,
+    max_grad: f64,
+    converged: bool,
+    iterations: usize,
+    evaluations: usize,
+    message: String,
+    hessian: Option<Py<PyAny>>,
+    vcov_beta: Py<PyAny>,
+    vcov_source: String,
+    fisher_info: Py<PyAny>,
+    b: Py<PyAny>,
+    cond_var: Py<PyAny>,
+    eta: Py<PyArray1<f64>>,
+    mu: Py<PyArray1<f64>>,
+    dev_resid: Py<PyArray1<f64>>,
+}
+
+impl PyGlmmFit {
+    fn new(py: Python<'_>, f: GlmmFit, loglik_constant: f64, d: usize) -> PyResult<Self> {
+        let m = f.conditional.b.len() / d.max(1);
+        let c = f.conditional;
+        Ok(PyGlmmFit {
+            theta: vec_out(py, f.theta),
+            beta: vec_out(py, f.beta),
+            deviance: f.deviance,
+            loglik_constant,
+            gradient: vec_out(py, f.gradient),
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            hessian: f.hessian.as_ref().map(|h| mat_out(py, h)).transpose()?,
+            vcov_beta: mat_out(py, &f.vcov_beta)?,
+            vcov_source: f.vcov_source.to_string(),
+            fisher_info: mat_out(py, &c.fisher.full())?,
+            b: PyArray1::from_vec(py, c.b).reshape([m, d])?.into_any().unbind(),
+            // blocks are column-major d × d; as (m, d, d) C-order this is each block transposed,
+            // which is the same matrix because it is symmetric
+            cond_var: PyArray1::from_vec(py, c.cond_var).reshape([m, d, d])?.into_any().unbind(),
+            eta: vec_out(py, c.eta),
+            mu: vec_out(py, c.mu),
+            dev_resid: vec_out(py, c.dev_resid),
+        })
+    }
+}

@@ -1,0 +1,281 @@
+//! Bindings of the models with any number of random-effects terms: linear mixed models
+//! (lmer) and GLMMs on the sparse machinery (glmer with several grouping factors).
+
+use super::{ModelSpecError, fortran, mat_out, run_detached, slice, vec_out};
+use crate::blocked::ReTermData;
+use crate::family::{Family, Link};
+use crate::glmm_sparse_fit::{SparseFitOptions, SparseGlmmFit};
+use crate::lmm::LmmModel;
+use crate::lmm_fit::{LmmFit, LmmFitOptions};
+use crate::pirls_sparse::SparseGlmm;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+
+/// Random-effects terms from per-term level codes, level counts and Fortran-ordered Z blocks.
+fn re_terms(codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<Vec<ReTermData>> {
+    if codes.len() != n_levels.len() || codes.len() != z.len() {
+        return Err(ModelSpecError::new_err("codes, n_levels and Z need one entry per random-effects term"));
+    }
+    let mut terms = Vec::with_capacity(codes.len());
+    for (k, ((c, &nl), zk)) in codes.iter().zip(n_levels).zip(z).enumerate() {
+        let c = c.as_slice().map_err(|_| ModelSpecError::new_err(format!("codes[{k}] must be a contiguous uint32 array")))?;
+        let (zs, d) = fortran("Z", zk)?;
+        let n = c.len();
+        if zs.len() != n * d {
+            return Err(ModelSpecError::new_err(format!("Z[{k}] must have {n} rows")));
+        }
+        let z_rows = (0..n).flat_map(|i| (0..d).map(move |j| zs[i + j * n])).collect();
+        terms.push(ReTermData { codes: c.to_vec(), n_levels: nl, d, z: z_rows });
+    }
+    Ok(terms)
+}
+
+/// A linear mixed model with any number of random-effects terms, data prepared once.
+#[pyclass(name = "LmmModel", module = "glmmx._core")]
+pub struct PyLmmModel {
+    inner: LmmModel,
+}
+
+#[pymethods]
+impl PyLmmModel {
+    #[new]
+    fn new(
+        y: PyReadonlyArray1<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        x: PyReadonlyArray2<'_, f64>,
+        codes: Vec<PyReadonlyArray1<'_, u32>>,
+        n_levels: Vec<usize>,
+        z: Vec<PyReadonlyArray2<'_, f64>>,
+    ) -> PyResult<Self> {
+        let (xs, p) = fortran("X", &x)?;
+        let terms = re_terms(&codes, &n_levels, &z)?;
+        let inner = LmmModel::new(slice("y", &y)?, slice("weights", &weights)?, xs, p, terms, true)?;
+        Ok(PyLmmModel { inner })
+    }
+
+    /// Number of covariance parameters.
+    #[getter]
+    fn n_theta(&self) -> usize {
+        self.inner.n_theta()
+    }
+
+    /// (terms in the sparse part, size of the dense block).
+    #[getter]
+    fn layout(&self) -> (usize, usize) {
+        (self.inner.structure.n_sparse_terms, self.inner.structure.n_t)
+    }
+
+    /// Lower bounds of θ.
+    fn theta_lower<'py>(&self, py: Python<'py>) -> Py<PyArray1<f64>> {
+        vec_out(py, self.inner.theta_lower())
+    }
+
+    /// The REML criterion (`reml`) or ML deviance at θ, and its gradient.
+    #[pyo3(signature = (theta, *, reml))]
+    fn objective<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
+        let model = &mut self.inner;
+        model.reml = reml;
+        let (f, g) = run_detached(py, None, move || crate::lmm_fit::evaluate(model, &theta))?;
+        Ok((f, vec_out(py, g)))
+    }
+
+    /// Fit by REML or ML.
+    #[pyo3(signature = (*, reml, max_iter, theta0, threads))]
+    fn fit<'py>(&mut self, py: Python<'py>, reml: bool, max_iter: usize, theta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PyLmmFit> {
+        let model = &mut self.inner;
+        model.reml = reml;
+        let opts = LmmFitOptions { max_iter, theta0 };
+        let result = run_detached(py, threads, move || crate::lmm_fit::fit(model, &opts))?;
+        PyLmmFit::new(py, result)
+    }
+
+    /// Var(b | y, β̂) per level at θ: d × d blocks, flat in global order.
+    #[pyo3(signature = (theta, *, reml))]
+    fn cond_var<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<Py<PyArray1<f64>>> {
+        let model = &mut self.inner;
+        model.reml = reml;
+        let v = run_detached(py, None, move || crate::lmm_fit::conditional_covariances(model, &theta))?;
+        Ok(vec_out(py, v))
+    }
+
+    /// Hessian of the deviance in (θ, σ) and the derivatives of vcov(β̂) in (θ, σ), at θ.
+    #[pyo3(signature = (theta, *, reml))]
+    fn varpar_derivatives<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        let model = &mut self.inner;
+        model.reml = reml;
+        let v = run_detached(py, None, move || crate::satterthwaite::varpar_derivatives(model, &theta))?;
+        let p = v.jacobian.first().map_or(0, |m| m.nrows());
+        let k = v.jacobian.len();
+        let flat: Vec<f64> = v.jacobian.iter().flat_map(|m| (0..p).flat_map(move |i| (0..p).map(move |j| m[(i, j)]))).collect();
+        let jac = PyArray1::from_vec(py, flat).reshape([k, p, p])?.into_any().unbind();
+        Ok((mat_out(py, &v.hessian)?, jac))
+    }
+}
+
+/// A fitted linear mixed model as plain arrays; `glmmx.lmer_result` wraps it.
+#[pyclass(name = "LmmFit", module = "glmmx._core", frozen, get_all)]
+pub struct PyLmmFit {
+    theta: Py<PyArray1<f64>>,
+    beta: Py<PyArray1<f64>>,
+    sigma: f64,
+    objective: f64,
+    gradient: Py<PyArray1<f64>>,
+    max_grad: f64,
+    converged: bool,
+    iterations: usize,
+    evaluations: usize,
+    message: String,
+    hessian: Py<PyAny>,
+    vcov_beta: Py<PyAny>,
+    b: Py<PyArray1<f64>>,
+    fitted: Py<PyArray1<f64>>,
+    pwrss: f64,
+    logdet_m: f64,
+    logdet_x: f64,
+}
+
+impl PyLmmFit {
+    fn new(py: Python<'_>, f: LmmFit) -> PyResult<Self> {
+        Ok(PyLmmFit {
+            theta: vec_out(py, f.theta),
+            beta: vec_out(py, f.beta),
+            sigma: f.sigma,
+            objective: f.objective,
+            gradient: vec_out(py, f.gradient),
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            hessian: mat_out(py, &f.hessian)?,
+            vcov_beta: mat_out(py, &f.vcov_beta)?,
+            b: vec_out(py, f.b),
+            fitted: vec_out(py, f.fitted),
+            pwrss: f.pwrss,
+            logdet_m: f.logdet_m,
+            logdet_x: f.logdet_x,
+        })
+    }
+}
+
+/// A GLMM with any number of random-effects terms (crossed or nested grouping factors).
+#[pyclass(name = "SparseGlmm", module = "glmmx._core")]
+pub struct PySparseGlmm {
+    inner: SparseGlmm,
+}
+
+#[pymethods]
+impl PySparseGlmm {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        y: PyReadonlyArray1<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        offset: PyReadonlyArray1<'_, f64>,
+        x: PyReadonlyArray2<'_, f64>,
+        codes: Vec<PyReadonlyArray1<'_, u32>>,
+        n_levels: Vec<usize>,
+        z: Vec<PyReadonlyArray2<'_, f64>>,
+        family: &str,
+        link: &str,
+    ) -> PyResult<Self> {
+        let (xs, p) = fortran("X", &x)?;
+        let terms = re_terms(&codes, &n_levels, &z)?;
+        let inner = SparseGlmm::new(slice("y", &y)?, slice("weights", &weights)?, slice("offset", &offset)?, xs, p, terms, Family::parse(family)?, Link::parse(link)?)?;
+        Ok(PySparseGlmm { inner })
+    }
+
+    /// Number of covariance parameters.
+    #[getter]
+    fn n_theta(&self) -> usize {
+        self.inner.n_theta()
+    }
+
+    /// Σ of the likelihood constants.
+    #[getter]
+    fn loglik_constant(&self) -> f64 {
+        self.inner.loglik_constant
+    }
+
+    /// Laplace deviance at (θ, β) and its gradient in (θ, β) (empty unless `gradient`).
+    #[pyo3(signature = (theta, beta, *, gradient))]
+    fn laplace<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
+        if beta.len() != self.inner.p {
+            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
+        }
+        let model = &mut self.inner;
+        let e = run_detached(py, None, move || model.laplace(&theta, &beta, gradient))?;
+        Ok((e.deviance, vec_out(py, e.gradient)))
+    }
+
+    /// The nAGQ = 0 criterion at θ (β to the joint mode from `beta`), its θ-gradient and β.
+    fn nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
+        if beta.len() != self.inner.p {
+            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
+        }
+        let model = &mut self.inner;
+        let (e, b) = run_detached(py, None, move || {
+            let mut b = beta;
+            model.nagq0(&theta, &mut b, true).map(|e| (e, b))
+        })?;
+        Ok((e.deviance, vec_out(py, e.gradient), vec_out(py, b)))
+    }
+
+    /// Fit the model (n_agq 0 or 1).
+    #[pyo3(signature = (*, n_agq, max_iter, theta0, beta0, threads))]
+    fn fit<'py>(&mut self, py: Python<'py>, n_agq: usize, max_iter: usize, theta0: Option<Vec<f64>>, beta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PySparseGlmmFit> {
+        if n_agq > 1 {
+            return Err(ModelSpecError::new_err("n_agq > 1 needs a single grouping factor; use n_agq = 0 or 1"));
+        }
+        let opts = SparseFitOptions { n_agq, max_iter, theta0, beta0 };
+        let model = &mut self.inner;
+        let result = run_detached(py, threads, move || crate::glmm_sparse_fit::fit(model, &opts))?;
+        PySparseGlmmFit::new(py, result)
+    }
+}
+
+/// A fitted GLMM with several random-effects terms, as plain arrays.
+#[pyclass(name = "SparseGlmmFit", module = "glmmx._core", frozen, get_all)]
+pub struct PySparseGlmmFit {
+    theta: Py<PyArray1<f64>>,
+    beta: Py<PyArray1<f64>>,
+    deviance: f64,
+    gradient: Py<PyArray1<f64>>,
+    max_grad: f64,
+    converged: bool,
+    iterations: usize,
+    evaluations: usize,
+    message: String,
+    hessian: Py<PyAny>,
+    vcov_beta: Py<PyAny>,
+    vcov_source: String,
+    b: Py<PyArray1<f64>>,
+    cond_var: Py<PyArray1<f64>>,
+    eta: Py<PyArray1<f64>>,
+    mu: Py<PyArray1<f64>>,
+    dev_resid: Py<PyArray1<f64>>,
+}
+
+impl PySparseGlmmFit {
+    fn new(py: Python<'_>, f: SparseGlmmFit) -> PyResult<Self> {
+        Ok(PySparseGlmmFit {
+            theta: vec_out(py, f.theta),
+            beta: vec_out(py, f.beta),
+            deviance: f.deviance,
+            gradient: vec_out(py, f.gradient),
+            max_grad: f.max_grad,
+            converged: f.converged,
+            iterations: f.iterations,
+            evaluations: f.evaluations,
+            message: f.message,
+            hessian: mat_out(py, &f.hessian)?,
+            vcov_beta: mat_out(py, &f.vcov_beta)?,
+            vcov_source: f.vcov_source.to_string(),
+            b: vec_out(py, f.b),
+            cond_var: vec_out(py, f.cond_var),
+            eta: vec_out(py, f.eta),
+            mu: vec_out(py, f.mu),
+            dev_resid: vec_out(py, f.dev_resid),
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! The Python boundary (the only module tree that knows PyO3): input checking, GIL release,
+//! thread pools, error mapping, and results as NumPy arrays. One file per model family:
+//! `glmm` (one grouping factor, batch refits), `lmm` (lmer and glmer with several terms),
+//! `npml` (npmlt); the helpers they share are here.
+
+use crate::batch::ReplicateFit;
+use crate::error::Error;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+create_exception!(_core, ModelSpecError, PyValueError, "The model or its data are specified wrongly.");
+create_exception!(_core, NumericalError, PyArithmeticError, "A numerical step failed.");
+create_exception!(_core, ConvergenceError, PyRuntimeError, "The optimiser could not produce an estimate.");
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::BadInput { .. } | Error::BadLink { .. } => ModelSpecError::new_err(e.to_string()),
+            Error::NotPositiveDefinite { .. } | Error::PirlsStepHalving { .. } => NumericalError::new_err(e.to_string()),
+            Error::NonFiniteStart { .. } => ConvergenceError::new_err(e.to_string()),
+        }
+    }
+}
+
+/// Run `f` without the GIL, on `threads` threads (all cores when None), turning a panic into
+/// a NumericalError instead of letting it cross into Python.
+fn run_detached<T: Send>(py: Python<'_>, threads: Option<usize>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    let outcome = py.detach(move || {
+        catch_unwind(AssertUnwindSafe(move || match threads {
+            None => f().map_err(PyErr::from),
+            Some(k) => rayon::ThreadPoolBuilder::new()
+                .num_threads(k.max(1))
+                .build()
+                .map_err(|e| NumericalError::new_err(format!("cannot start {k} threads: {e}")))?
+                .install(f)
+                .map_err(PyErr::from),
+        }))
+    });
+    outcome.unwrap_or_else(|panic| {
+        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        Err(NumericalError::new_err(format!("internal error in the glmmx core: {what}")))
+    })
+}
+
+fn slice<'a>(name: &str, a: &'a PyReadonlyArray1<'_, f64>) -> PyResult<&'a [f64]> {
+    a.as_slice().map_err(|_| ModelSpecError::new_err(format!("{name} must be a contiguous, aligned float64 array")))
+}
+
+/// Column-major data of a Fortran-ordered (n × k) array.
+fn fortran<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f64>) -> PyResult<(&'a [f64], usize)> {
+    let k = a.shape()[1];
+    if !(a.is_fortran_contiguous() || k <= 1) {
+        return Err(ModelSpecError::new_err(format!("{name} must be a Fortran-ordered float64 matrix")));
+    }
+    Ok((a.as_slice().map_err(|_| ModelSpecError::new_err(format!("{name} must be contiguous")))?, k))
+}
+
+fn vec_out<'py>(py: Python<'py>, v: Vec<f64>) -> Py<PyArray1<f64>> {
+    PyArray1::from_vec(py, v).unbind()
+}
+
+/// A row-major (rows × cols) vector as a 2-D array.
+fn mat_rows_out(py: Python<'_>, v: Vec<f64>, rows: usize, cols: usize) -> PyResult<Py<PyAny>> {
+    Ok(PyArray1::from_vec(py, v).reshape([rows, cols])?.into_any().unbind())
+}
+
+fn mat_out<'py>(py: Python<'py>, m: &faer::Mat<f64>) -> PyResult<Py<PyAny>> {
+    let (r, c) = (m.nrows(), m.ncols());
+    let flat: Vec<f64> = (0..r).flat_map(|i| (0..c).map(move |j| (i, j))).map(|(i, j)| m[(i, j)]).collect();
+    Ok(PyArray1::from_vec(py, flat).reshape([r, c])?.into_any().unbind())
+}
+
+/// Count of finished replicates, readable from Python while a batch runs without the GIL.
+#[pyclass(module = "glmmx._core", frozen)]
+pub struct Progress {
+    done: Arc<AtomicUsize>,
+}
+
+#[pymethods]
+impl Progress {
+    #[new]
+    fn new() -> Self {
+        Progress { done: Arc::new(AtomicUsize::new(0)) }
+    }
+
+    /// Replicates finished so far.
+    #[getter]
+    fn done(&self) -> usize {
+        self.done.load(Ordering::Relaxed)
+    }
+}
+
+/// Replicate results as a dict of arrays: estimates and std_errors (n_rep × p), parameters
+/// (n_rep × n_par), loglik, converged, and messages.
+fn replicate_table(py: Python<'_>, fits: Vec<ReplicateFit>, p: usize, n_par: usize) -> PyResult<Py<PyAny>> {
+    let n_rep = fits.len();
+    let widen = |v: &Vec<f64>, k: usize| -> Vec<f64> { if v.len() == k { v.clone() } else { vec![f64::NAN; k] } };
+    let est: Vec<f64> = fits.iter().flat_map(|f| widen(&f.estimates, p)).collect();
+    let se: Vec<f64> = fits.iter().flat_map(|f| widen(&f.std_errors, p)).collect();
+    let par: Vec<f64> = fits.iter().flat_map(|f| widen(&f.parameters, n_par)).collect();
+    let out = pyo3::types::PyDict::new(py);
+    out.set_item("estimates", mat_rows_out(py, est, n_rep, p)?)?;
+    out.set_item("std_errors", mat_rows_out(py, se, n_rep, p)?)?;
+    out.set_item("parameters", mat_rows_out(py, par, n_rep, n_par)?)?;
+    out.set_item("loglik", vec_out(py, fits.iter().map(|f| f.loglik).collect()))?;
+    out.set_item("converged", fits.iter().map(|f| f.converged).collect::<Vec<bool>>())?;
+    out.set_item("message", fits.into_iter().map(|f| f.message).collect::<Vec<String>>())?;
+    Ok(out.into_any().unbind())
+}
+
+mod glmm;
+mod lmm;
+mod npml;
+
+/// The compiled core of glmmx.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<glmm::PyGlmmModel>()?;
+    m.add_class::<glmm::PyGlmmFit>()?;
+    m.add_class::<Progress>()?;
+    m.add_class::<lmm::PyLmmModel>()?;
+    m.add_class::<lmm::PyLmmFit>()?;
+    m.add_class::<lmm::PySparseGlmm>()?;
+    m.add_class::<lmm::PySparseGlmmFit>()?;
+    m.add_class::<npml::PyNpmltFit>()?;
+    m.add_function(wrap_pyfunction!(npml::fit_npmlt, m)?)?;
+    m.add_function(wrap_pyfunction!(npml::fit_npmlt_normal, m)?)?;
+    m.add_function(wrap_pyfunction!(npml::simulate_npmlt, m)?)?;
+    m.add_function(wrap_pyfunction!(npml::refit_npmlt_many, m)?)?;
+    m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
+    m.add("NumericalError", m.py().get_type::<NumericalError>())?;
+    m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;
+    Ok(())
+}
