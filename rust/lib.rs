@@ -22,6 +22,7 @@ pub mod laplace_gradient;
 pub mod linalg;
 pub mod lmm;
 pub mod lmm_fit;
+pub mod lmm_refit;
 pub mod nagq0;
 pub mod npml_data;
 pub mod npml_fit;

@@ -41,7 +41,8 @@ pub fn simulate_internal(model: &GlmmModel, lambda: &[f64], beta: &[f64], rng: &
     }
 }
 
-fn draw(family: Family, mu: f64, m: f64, rng: &mut impl Rng) -> f64 {
+/// One response value of the family at mean μ (binomial: a proportion of m trials).
+pub fn draw(family: Family, mu: f64, m: f64, rng: &mut impl Rng) -> f64 {
     match family {
         Family::Binomial => {
             if m <= 0.0 {

@@ -143,3 +143,41 @@ def test_npmlt_simulated_categories_follow_the_fitted_model(npmlt_fit):
     expected = p.mean().to_numpy().ravel()
     observed = np.array([(sims == c).mean() for c in (1, 2, 3, 4)])
     np.testing.assert_allclose(observed, expected, atol=0.01)
+
+
+def test_lmer_bootstrap_is_identical_for_any_thread_count_and_equals_refits():
+    from conftest import shared_csv
+
+    hr = shared_csv("HR.csv")
+    fit = gx.lmer("HR ~ Time + Drug + Time*Drug + (1 + Time | Patient)", data=hr)
+    one = fit.bootstrap(nsim=30, seed=6, threads=1, progress=False).table
+    two = fit.bootstrap(nsim=30, seed=6, threads=2, progress=False).table
+    assert one.equals(two)
+    assert one.equals(fit.refit_many(fit.simulate(30, seed=6), progress=False))
+    assert {"sd_(Intercept)|Patient", "cor_Time.(Intercept)|Patient", "sigma"} <= set(one["term"].to_list())
+
+
+def test_lmer_simulations_have_the_fitted_moments():
+    """The residual and random-intercept variances of lmer simulations match the fit's."""
+    from conftest import shared_csv
+
+    hr = shared_csv("HR.csv")
+    fit = gx.lmer("HR ~ Time + Drug + (1 | Patient)", data=hr)
+    sims = fit.simulate(4000, seed=2)
+    assert abs(sims.mean() - fit.fitted().mean()) < 0.5
+    # total variance of a row: sigma^2 + tau^2 (random intercept only)
+    tau2 = float(fit.varcorr()["vcov"][0])
+    total = (sims - sims.mean(axis=1, keepdims=True)).var()
+    assert abs(np.var(sims, axis=1).mean() / (fit.sigma**2 + tau2) - 1) < 0.05, total
+
+
+def test_crossed_glmer_bootstrap_is_identical_for_any_thread_count_and_equals_refits():
+    rng = np.random.default_rng(3)
+    a, b = np.repeat(np.arange(25), 16), np.tile(np.arange(16), 25)
+    eta = -0.3 + 0.6 * rng.normal(size=25)[a] + 0.5 * rng.normal(size=16)[b]
+    df = pl.DataFrame({"y": rng.binomial(1, 1 / (1 + np.exp(-eta))), "a": a, "b": b})
+    fit = gx.glmer("y ~ 1 + (1 | a) + (1 | b)", data=df)
+    one = fit.bootstrap(nsim=20, seed=1, threads=1, progress=False).table
+    two = fit.bootstrap(nsim=20, seed=1, threads=2, progress=False).table
+    assert one.equals(two)
+    assert one.equals(fit.refit_many(fit.simulate(20, seed=1), progress=False))

@@ -75,32 +75,123 @@ class _GlmerBatch:
         return list(self.fit.x_names)
 
     def parameter_names(self) -> list[str]:
-        """lme4's names (confint(..., oldNames = FALSE)), in θ order: sd_<column>|<group> on
-        the diagonal, cor_<row>.<column>|<group> below it."""
-        names = []
-        for term in self.fit.re.terms:
-            cols = term.columns
-            for c in range(term.d):
-                for r in range(c, term.d):
-                    names.append(f"sd_{cols[c]}|{term.name}" if r == c else f"cor_{cols[r]}.{cols[c]}|{term.name}")
-        return names
+        return _theta_names(self.fit.re)
 
     def parameter_values(self, theta: np.ndarray) -> np.ndarray:
-        """θ of each replicate (rows) as standard deviations and correlations, in θ order."""
-        re = self.fit.re
-        out = np.full(theta.shape, np.nan)
-        for k, row in enumerate(theta):
-            if np.all(np.isfinite(row)):
-                out[k] = _sd_cor(re.covariance(row), re.theta_rows, re.theta_cols)
-        return out
+        return _sd_cor_rows(self.fit.re, theta)
 
     def original(self) -> np.ndarray:
         return np.concatenate([self.fit.beta, self.parameter_values(np.asarray(self.fit.theta)[None, :])[0]])
 
 
-def _sd_cor(cov: np.ndarray, rows, cols) -> np.ndarray:
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-    return np.array([sd[r] if r == c else (cov[r, c] / (sd[r] * sd[c]) if sd[r] > 0 and sd[c] > 0 else np.nan) for r, c in zip(rows, cols)])
+def _term_thetas(re):
+    """(term, its θ positions as (row, column) pairs in lme4's order, its Λ from θ) per term,
+    for one grouping factor's stacked structure and for several terms alike."""
+    for term in re.terms:
+        pairs = [(r, c) for c in range(term.d) for r in range(c, term.d)]
+        if hasattr(term, "lambda_"):  # several grouping factors: a term carries its own Λ
+            yield term, pairs, term.lambda_
+        else:  # one grouping factor: the term is a diagonal block of the stacked Λ
+            o = term.offset
+            yield term, pairs, (lambda theta, o=o, d=term.d: re.lambda_(theta)[o:o + d, o:o + d])
+
+
+def _theta_names(re) -> list[str]:
+    """lme4's names (confint(..., oldNames = FALSE)), in θ order: sd_<column>|<group> on the
+    diagonal, cor_<row>.<column>|<group> below it."""
+    return [f"sd_{t.columns[c]}|{t.name}" if r == c else f"cor_{t.columns[r]}.{t.columns[c]}|{t.name}"
+            for t, pairs, _ in _term_thetas(re) for r, c in pairs]
+
+
+def _sd_cor_rows(re, theta: np.ndarray, scale=None) -> np.ndarray:
+    """θ of each replicate (rows) as standard deviations and correlations of the random effects,
+    in θ order; ``scale`` (per row: σ for a linear mixed model) multiplies the standard
+    deviations."""
+    out = np.full(theta.shape, np.nan)
+    for k, row in enumerate(theta):
+        if not np.all(np.isfinite(row)):
+            continue
+        values = []
+        for _, pairs, lam in _term_thetas(re):
+            L = lam(row)
+            cov = L @ L.T
+            sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+            for r, c in pairs:
+                values.append(sd[r] if r == c else (cov[r, c] / (sd[r] * sd[c]) if sd[r] > 0 and sd[c] > 0 else np.nan))
+        out[k] = values
+        if scale is not None:
+            diag = [r == c for _, pairs, _ in _term_thetas(re) for r, c in pairs]
+            out[k, diag] *= scale[k]
+    return out
+
+
+class _LmerBatch:
+    """lmer fits: the core (stateless functions) rebuilds the model per replicate from the
+    design; responses are on the data's scale (the offset is added and taken off here)."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+    def payload(self) -> dict:
+        f = self.fit
+        codes, n_levels, Z = f.re.core_arguments()
+        return {"kind": "lmer", "weights": np.asarray(f.weights, dtype=float), "X": f.X, "codes": codes,
+                "n_levels": n_levels, "Z": Z, "reml": f.reml, "theta": list(map(float, f.theta)),
+                "beta": list(map(float, f.beta)), "sigma": float(f.sigma), "max_iter": 1000,
+                "offset": np.asarray(f.offset, dtype=float)}
+
+    def n_rows(self) -> int:
+        return len(self.fit.y)
+
+    def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
+        from glmmx import _core
+
+        if params:
+            raise ModelSpecError("lmer simulations use the fitted parameters")
+        p = self.payload()
+        sims = _core.simulate_lmm(p["weights"], _aligned(p["X"], order="F"), p["codes"], p["n_levels"], p["Z"], theta=p["theta"],
+                                  beta=p["beta"], sigma=p["sigma"], nsim=nsim, seed=seed, first=0)
+        return sims + p["offset"][:, None]
+
+    def local_core(self, payload):
+        return None
+
+    def estimate_names(self) -> list[str]:
+        return list(self.fit.x_names)
+
+    def parameter_names(self) -> list[str]:
+        return _theta_names(self.fit.re) + ["sigma"]
+
+    def parameter_values(self, params: np.ndarray) -> np.ndarray:
+        theta, sigma = params[:, :-1], params[:, -1]
+        return np.column_stack([_sd_cor_rows(self.fit.re, theta, scale=sigma), sigma])
+
+    def original(self) -> np.ndarray:
+        f = self.fit
+        return np.concatenate([f.beta, self.parameter_values(np.append(f.theta, f.sigma)[None, :])[0]])
+
+
+class _GlmerCrossedBatch(_GlmerBatch):
+    """glmer fits with several grouping factors: stateless core functions on the design."""
+
+    def payload(self) -> dict:
+        f = self.fit
+        y, m, offset, X, codes, n_levels, Z, family, link = f._core_args
+        return {"kind": "glmer_crossed", "m": m, "offset": offset, "X": X, "codes": codes, "n_levels": n_levels,
+                "Z": Z, "family": family, "link": link, "n_agq": f.nagq, "theta": list(map(float, f.theta)),
+                "beta": list(map(float, f.beta)), "max_iter": f._max_iter}
+
+    def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
+        from glmmx import _core
+
+        theta, beta = self.parameters(params)
+        p = self.payload()
+        return _core.simulate_glmm_sparse(_aligned(p["m"]), _aligned(p["offset"]), _aligned(p["X"], order="F"), p["codes"],
+                                          p["n_levels"], p["Z"], family=p["family"], link=p["link"], theta=list(theta),
+                                          beta=list(beta), nsim=nsim, seed=seed, first=0)
+
+    def local_core(self, payload):
+        return None
 
 
 class _NpmltBatch:
@@ -183,11 +274,17 @@ class _NpmltBatch:
 
 
 def _adapter(fit):
+    from glmmx.glmer_crossed import GlmerCrossedResult
+    from glmmx.lmer_result import LmerResult
     from glmmx.npmlt_result import NpmltResult
     from glmmx.results import GlmerResult
 
+    if isinstance(fit, GlmerCrossedResult):
+        return _GlmerCrossedBatch(fit)
     if isinstance(fit, GlmerResult):
         return _GlmerBatch(fit)
+    if isinstance(fit, LmerResult):
+        return _LmerBatch(fit)
     if isinstance(fit, NpmltResult):
         return _NpmltBatch(fit)
     raise ModelSpecError(f"{type(fit).__name__} has no batch path (refit_many/bootstrap)")
@@ -197,10 +294,23 @@ def _run_payload(payload, *, responses, nsim, seed, first, threads, progress, co
     """Run one batch of the core described by `payload` (here or on an executor's worker)."""
     from glmmx import _core
 
-    if payload["kind"] == "glmer":
-        core = core or _glmer_core(payload)
-        return core.refit_many(payload["theta"], payload["beta"], responses=responses, nsim=nsim, seed=seed, first=first,
-                               n_agq=payload["n_agq"], max_iter=payload["max_iter"], threads=threads, progress=progress)
+    p = payload
+    if p["kind"] == "glmer":
+        core = core or _glmer_core(p)
+        return core.refit_many(p["theta"], p["beta"], responses=responses, nsim=nsim, seed=seed, first=first,
+                               n_agq=p["n_agq"], max_iter=p["max_iter"], threads=threads, progress=progress)
+    terms = None if "codes" not in p else ([_aligned(c, np.uint32) for c in p["codes"]], p["n_levels"], [_aligned(z, order="F") for z in p["Z"]])
+    if p["kind"] == "lmer":
+        if responses is not None:
+            responses = np.require(responses - np.asarray(p["offset"])[:, None], dtype=float, requirements="CA")
+        return _core.refit_lmm_many(_aligned(p["weights"]), _aligned(p["X"], order="F"), *terms, reml=p["reml"], theta=p["theta"],
+                                    beta=p["beta"], sigma=p["sigma"], max_iter=p["max_iter"], responses=responses, nsim=nsim,
+                                    seed=seed, first=first, threads=threads, progress=progress)
+    if p["kind"] == "glmer_crossed":
+        return _core.refit_glmm_sparse_many(_aligned(p["m"]), _aligned(p["offset"]), _aligned(p["X"], order="F"), *terms,
+                                            family=p["family"], link=p["link"], n_agq=p["n_agq"], theta=p["theta"], beta=p["beta"],
+                                            max_iter=p["max_iter"], responses=responses, nsim=nsim, seed=seed, first=first,
+                                            threads=threads, progress=progress)
     npmlt = _NpmltBatch.__new__(_NpmltBatch)
     if responses is not None:
         responses = np.require(responses[np.asarray(payload["order"])], dtype=float, requirements="CA")

@@ -3,6 +3,7 @@ the blocked sparse core; the result extends :class:`glmmx.results.GlmerResult`."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,10 @@ def fit_crossed(design, *, formula, family, link, nagq, y, m, offset, start, max
     codes, n_levels, Z = re.core_arguments()
     core = _core.SparseGlmm(y, m, offset, design.X, codes, n_levels, Z, family, link)
     raw = core.fit(n_agq=nagq, max_iter=max_iter, theta0=theta0, beta0=beta0, threads=threads)
-    return GlmerCrossedResult.from_sparse(raw, core=core, design=design, re=re, family=family, link=link, nagq=nagq,
-                                          formula=formula, y=y, m=m, offset=offset)
+    fit = GlmerCrossedResult.from_sparse(raw, core=core, design=design, re=re, family=family, link=link, nagq=nagq,
+                                         formula=formula, y=y, m=m, offset=offset)
+    # what the batch path (refit_many, bootstrap) rebuilds the model from
+    return dataclasses.replace(fit, _core_args=(y, m, offset, design.X, codes, n_levels, Z, family, link), _max_iter=max_iter)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,24 +112,6 @@ class GlmerCrossedResult(GlmerResult):
             if re and nd.random:
                 eta = eta + random_part(self.re.terms, self.b, nd.random)
         return eta if type == "link" else _linkinv(self.link, eta)
-
-    def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
-        """Responses drawn with new random effects for every term (lme4's ``simulate``)."""
-        from glmmx.lmer_predict import random_part
-        from glmmx.predict import _linkinv
-
-        if not isinstance(nsim, (int, np.integer)) or isinstance(nsim, bool) or nsim < 1:
-            raise ModelSpecError(f"nsim must be a positive integer, not {nsim!r}")
-        rng = np.random.default_rng(seed)
-        fixed = self.eta - self._random_part()
-        trials = np.round(self.prior_weights).astype(np.int64)
-        out = np.empty((len(fixed), nsim))
-        codes_z = [(t.codes, t.Z) for t in self.re.terms]
-        for k in range(nsim):
-            b = [rng.standard_normal((t.n_levels, t.d)) @ t.lambda_(self.theta).T for t in self.re.terms]
-            mu = _linkinv(self.link, fixed + random_part(self.re.terms, b, codes_z))
-            out[:, k] = rng.binomial(trials, mu) if self.family == "binomial" else rng.poisson(mu)
-        return out
 
     def summary(self) -> str:
         from glmmx._lmer_summary import random_effects_lines

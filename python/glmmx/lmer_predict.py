@@ -35,18 +35,3 @@ def predict_lmm(fit, newdata, *, re: bool) -> np.ndarray:
     if re and nd.random:
         out = out + random_part(fit.re.terms, fit.b, nd.random)
     return out
-
-
-def simulate_lmm(fit, nsim: int, seed: int | None) -> np.ndarray:
-    """(nobs, nsim) responses: b ~ N(0, σ²ΛΛᵀ) per level and ε ~ N(0, σ²/w)."""
-    if not isinstance(nsim, (int, np.integer)) or isinstance(nsim, bool) or nsim < 1:
-        raise ModelSpecError(f"nsim must be a positive integer, not {nsim!r}")
-    rng = np.random.default_rng(seed)
-    base = fit.X @ fit.beta + fit.offset
-    out = np.empty((fit.nobs, nsim))
-    codes_z = [(t.codes, t.Z) for t in fit.re.terms]
-    for k in range(nsim):
-        b = [fit.sigma * rng.standard_normal((t.n_levels, t.d)) @ t.lambda_(fit.theta).T for t in fit.re.terms]
-        noise = fit.sigma * rng.standard_normal(fit.nobs) / np.sqrt(fit.weights)
-        out[:, k] = base + random_part(fit.re.terms, b, codes_z) + noise
-    return out

@@ -227,10 +227,26 @@ class LmerResult:
 
     def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
         """Responses drawn from the fitted model with new random effects and residuals
-        (lme4's ``simulate``): an (nobs, nsim) array."""
-        from glmmx.lmer_predict import simulate_lmm
+        (lme4's ``simulate``): an (nobs, nsim) array; column k is what
+        ``bootstrap(seed=seed)`` refits as replicate k."""
+        from glmmx.batch import simulate
 
-        return simulate_lmm(self, nsim, seed)
+        return simulate(self, nsim, seed)
+
+    def refit_many(self, responses, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
+        """Refit the model to each column of ``responses`` (nobs × nsim), in parallel in Rust,
+        each fit started from these estimates. A polars DataFrame: sim, term, estimate,
+        std_error, loglik, converged, message (fixed effects with standard errors, then the
+        random-effect standard deviations and correlations and sigma)."""
+        from glmmx.batch import refit_many
+
+        return refit_many(self, responses, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
+
+    def bootstrap(self, nsim: int = 1000, seed: int | None = None, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
+        """Parametric bootstrap (lme4's ``bootMer``): a BootstrapResult with ``confint``."""
+        from glmmx.batch import bootstrap
+
+        return bootstrap(self, nsim, seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
     def ml_fit(self) -> LmerResult:
         """This model refitted by maximum likelihood (itself when it is an ML fit)."""

@@ -1,10 +1,8 @@
 //! Bindings of the one-grouping-factor GLMM: the model (fit, deviance, simulation, batch
 //! refits) and its fit.
 
-use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, replicate_table, run_detached, slice, vec_out};
-use crate::batch;
+use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 use crate::cluster::Clustered;
-use crate::error::Error;
 use crate::family::{Family, Link};
 use crate::fit::{FitOptions, GlmmFit, fit};
 use crate::glmm::GlmmModel;
@@ -13,7 +11,7 @@ use crate::nagq0;
 use crate::remat::ReTemplate;
 use crate::rng::replicate_rng;
 use crate::simulate::{check_simulable, simulate_internal};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 /// A GLMM with one grouping factor, data prepared once.
@@ -127,21 +125,8 @@ impl PyGlmmModel {
     fn simulate<'py>(&self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
         self.check_lengths(&theta, &beta)?;
         let model = &self.inner;
-        let n = model.data.n;
-        let out = run_detached(py, Some(1), move || {
-            check_simulable(model)?;
-            let lambda = model.template.lambda(&theta);
-            let mut out = vec![0.0; n * nsim];
-            let mut internal = vec![0.0; n];
-            for k in 0..nsim {
-                simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k as u64), &mut internal);
-                for (row, &orig) in model.data.order.iter().enumerate() {
-                    out[orig * nsim + k] = internal[row];
-                }
-            }
-            Ok(out)
-        })?;
-        mat_rows_out(py, out, n, nsim)
+        let draw = simulator(model, theta, beta, seed, first);
+        simulated_matrix(py, model.data.n, nsim, || check_simulable(model), draw)
     }
 
     /// Refit to many responses, in parallel, each fit started at (θ, β) and the current
@@ -165,35 +150,11 @@ impl PyGlmmModel {
         progress: Option<PyRef<'py, Progress>>,
     ) -> PyResult<Py<PyAny>> {
         self.check_lengths(&theta, &beta)?;
-        let n = self.inner.data.n;
-        let columns = match &responses {
-            Some(r) if r.shape()[0] != n => return Err(ModelSpecError::new_err(format!("responses must have {n} rows (one per observation); got {}", r.shape()[0]))),
-            Some(r) => Some((r.as_slice().map_err(|_| ModelSpecError::new_err("responses must be a C-contiguous float64 array"))?, r.shape()[1])),
-            None => None,
-        };
-        let n_rep = columns.map_or(nsim, |c| c.1);
-        let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
         let model = &self.inner;
         let refit = GlmmRefit::new(model, theta.clone(), beta.clone(), n_agq, max_iter);
-        let fits = run_detached(py, threads, move || {
-            if columns.is_none() {
-                check_simulable(model)?;
-            }
-            let lambda = model.template.lambda(&theta);
-            let fill = |k: usize, y: &mut [f64]| -> Result<(), Error> {
-                match columns {
-                    Some((data, width)) => (0..n).for_each(|i| y[i] = data[i * width + k]),
-                    None => {
-                        let mut internal = vec![0.0; n];
-                        simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k as u64), &mut internal);
-                        model.data.order.iter().enumerate().for_each(|(row, &orig)| y[orig] = internal[row]);
-                    }
-                }
-                Ok(())
-            };
-            Ok(batch::run(&refit, n_rep, &fill, &counter))
-        })?;
-        replicate_table(py, fits, self.inner.p(), self.inner.n_theta())
+        let draw = simulator(model, theta, beta, seed, first);
+        let widths = (model.p(), model.n_theta());
+        run_batch(py, &refit, model.data.n, responses, nsim, threads, progress, || check_simulable(model), draw, widths)
     }
 }
 
@@ -209,6 +170,16 @@ impl PyGlmmModel {
             )));
         }
         Ok(())
+    }
+}
+
+/// Replicate k's simulated response at (θ, β) in the original row order.
+fn simulator(model: &GlmmModel, theta: Vec<f64>, beta: Vec<f64>, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+    let lambda = model.template.lambda(&theta);
+    move |k, y| {
+        let mut internal = vec![0.0; model.data.n];
+        simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k), &mut internal);
+        model.data.order.iter().enumerate().for_each(|(row, &orig)| y[orig] = internal[row]);
     }
 }
 

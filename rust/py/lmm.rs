@@ -1,14 +1,16 @@
 //! Bindings of the models with any number of random-effects terms: linear mixed models
 //! (lmer) and GLMMs on the sparse machinery (glmer with several grouping factors).
 
-use super::{ModelSpecError, fortran, mat_out, run_detached, slice, vec_out};
+use super::{ModelSpecError, Progress, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
+use crate::lmm_refit::{LmmRefit, SharedDesign, SparseGlmmRefit, simulate_glmm as simulate_glmm_response, simulate_lmm as simulate_lmm_response};
+use crate::rng::replicate_rng;
 use crate::blocked::ReTermData;
 use crate::family::{Family, Link};
 use crate::glmm_sparse_fit::{SparseFitOptions, SparseGlmmFit};
 use crate::lmm::LmmModel;
 use crate::lmm_fit::{LmmFit, LmmFitOptions};
 use crate::pirls_sparse::SparseGlmm;
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 /// Random-effects terms from per-term level codes, level counts and Fortran-ordered Z blocks.
@@ -278,4 +280,137 @@ impl PySparseGlmmFit {
             dev_resid: vec_out(py, f.dev_resid),
         })
     }
+}
+
+/// The design lmer / several-factor glmer replicates share.
+fn shared_design(x: &PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<SharedDesign> {
+    let (xs, p) = fortran("X", x)?;
+    Ok(SharedDesign { x: xs.to_vec(), p, terms: re_terms(codes, n_levels, z)? })
+}
+
+/// `nsim` lmer responses (offset removed, as the core holds y) drawn at (θ, β, σ).
+#[pyfunction]
+#[pyo3(signature = (weights, x, codes, n_levels, z, *, theta, beta, sigma, nsim, seed, first))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn simulate_lmm(
+    py: Python<'_>,
+    weights: PyReadonlyArray1<'_, f64>,
+    x: PyReadonlyArray2<'_, f64>,
+    codes: Vec<PyReadonlyArray1<'_, u32>>,
+    n_levels: Vec<usize>,
+    z: Vec<PyReadonlyArray2<'_, f64>>,
+    theta: Vec<f64>,
+    beta: Vec<f64>,
+    sigma: f64,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+) -> PyResult<Py<PyAny>> {
+    let design = shared_design(&x, &codes, &n_levels, &z)?;
+    let w = slice("weights", &weights)?.to_vec();
+    let draw = move |k: u64, y: &mut [f64]| simulate_lmm_response(&design, &w, &theta, &beta, sigma, &mut replicate_rng(seed, first + k), y);
+    simulated_matrix(py, x.shape()[0], nsim, || Ok(()), draw)
+}
+
+/// Refit an lmer model to many responses in parallel, each started at θ.
+#[pyfunction]
+#[pyo3(signature = (weights, x, codes, n_levels, z, *, reml, theta, beta, sigma, max_iter, responses, nsim, seed, first, threads, progress))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn refit_lmm_many<'py>(
+    py: Python<'py>,
+    weights: PyReadonlyArray1<'py, f64>,
+    x: PyReadonlyArray2<'py, f64>,
+    codes: Vec<PyReadonlyArray1<'py, u32>>,
+    n_levels: Vec<usize>,
+    z: Vec<PyReadonlyArray2<'py, f64>>,
+    reml: bool,
+    theta: Vec<f64>,
+    beta: Vec<f64>,
+    sigma: f64,
+    max_iter: usize,
+    responses: Option<PyReadonlyArray2<'py, f64>>,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+    threads: Option<usize>,
+    progress: Option<PyRef<'py, Progress>>,
+) -> PyResult<Py<PyAny>> {
+    let design = shared_design(&x, &codes, &n_levels, &z)?;
+    let w = slice("weights", &weights)?.to_vec();
+    let (n, p, nt) = (x.shape()[0], design.p, theta.len());
+    let refit = LmmRefit { design: design.clone(), w: w.clone(), reml, opts: LmmFitOptions { max_iter, theta0: Some(theta.clone()) } };
+    let draw = move |k: u64, y: &mut [f64]| simulate_lmm_response(&design, &w, &theta, &beta, sigma, &mut replicate_rng(seed, first + k), y);
+    run_batch(py, &refit, n, responses, nsim, threads, progress, || Ok(()), draw, (p, nt + 1))
+}
+
+/// `nsim` responses drawn from a several-factor GLMM at (θ, β).
+#[pyfunction]
+#[pyo3(signature = (m, offset, x, codes, n_levels, z, *, family, link, theta, beta, nsim, seed, first))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn simulate_glmm_sparse(
+    py: Python<'_>,
+    m: PyReadonlyArray1<'_, f64>,
+    offset: PyReadonlyArray1<'_, f64>,
+    x: PyReadonlyArray2<'_, f64>,
+    codes: Vec<PyReadonlyArray1<'_, u32>>,
+    n_levels: Vec<usize>,
+    z: Vec<PyReadonlyArray2<'_, f64>>,
+    family: &str,
+    link: &str,
+    theta: Vec<f64>,
+    beta: Vec<f64>,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+) -> PyResult<Py<PyAny>> {
+    let design = shared_design(&x, &codes, &n_levels, &z)?;
+    let (family, link) = (Family::parse(family)?, Link::parse(link)?);
+    let (m, offset) = (slice("m", &m)?.to_vec(), slice("offset", &offset)?.to_vec());
+    let check = whole_trials(family, &m);
+    let draw = move |k: u64, y: &mut [f64]| simulate_glmm_response(&design, &m, &offset, family, link, &theta, &beta, &mut replicate_rng(seed, first + k), y);
+    simulated_matrix(py, x.shape()[0], nsim, || check, draw)
+}
+
+/// Refit a several-factor GLMM to many responses in parallel, each started at (θ, β).
+#[pyfunction]
+#[pyo3(signature = (m, offset, x, codes, n_levels, z, *, family, link, n_agq, theta, beta, max_iter, responses, nsim, seed, first, threads, progress))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn refit_glmm_sparse_many<'py>(
+    py: Python<'py>,
+    m: PyReadonlyArray1<'py, f64>,
+    offset: PyReadonlyArray1<'py, f64>,
+    x: PyReadonlyArray2<'py, f64>,
+    codes: Vec<PyReadonlyArray1<'py, u32>>,
+    n_levels: Vec<usize>,
+    z: Vec<PyReadonlyArray2<'py, f64>>,
+    family: &str,
+    link: &str,
+    n_agq: usize,
+    theta: Vec<f64>,
+    beta: Vec<f64>,
+    max_iter: usize,
+    responses: Option<PyReadonlyArray2<'py, f64>>,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+    threads: Option<usize>,
+    progress: Option<PyRef<'py, Progress>>,
+) -> PyResult<Py<PyAny>> {
+    let design = shared_design(&x, &codes, &n_levels, &z)?;
+    let (family, link) = (Family::parse(family)?, Link::parse(link)?);
+    let (m, offset) = (slice("m", &m)?.to_vec(), slice("offset", &offset)?.to_vec());
+    let (n, p, nt) = (x.shape()[0], design.p, theta.len());
+    let opts = SparseFitOptions { n_agq, max_iter, theta0: Some(theta.clone()), beta0: Some(beta.clone()) };
+    let refit = SparseGlmmRefit { design: design.clone(), m: m.clone(), offset: offset.clone(), family, link, opts };
+    let check = whole_trials(family, &m);
+    let draw = move |k: u64, y: &mut [f64]| simulate_glmm_response(&design, &m, &offset, family, link, &theta, &beta, &mut replicate_rng(seed, first + k), y);
+    run_batch(py, &refit, n, responses, nsim, threads, progress, || check, draw, (p, nt))
+}
+
+/// Binomial simulation needs whole numbers of trials.
+fn whole_trials(family: Family, m: &[f64]) -> Result<(), crate::error::Error> {
+    if family == Family::Binomial && m.iter().any(|&v| v != v.round() || v < 0.0) {
+        return Err(crate::error::Error::bad_input("simulating a binomial response needs whole numbers of trials (weights)"));
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 //! `glmm` (one grouping factor, batch refits), `lmm` (lmer and glmer with several terms),
 //! `npml` (npmlt); the helpers they share are here.
 
-use crate::batch::ReplicateFit;
+use crate::batch::{self, ReplicateFit, Refit};
 use crate::error::Error;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
@@ -95,6 +95,65 @@ impl Progress {
     }
 }
 
+/// The columns of a (n × n_rep) response matrix, checked: the data and the number of columns.
+fn response_columns<'a>(responses: &'a Option<PyReadonlyArray2<'_, f64>>, n: usize) -> PyResult<Option<(&'a [f64], usize)>> {
+    match responses {
+        Some(r) if r.shape()[0] != n => Err(ModelSpecError::new_err(format!("responses must have {n} rows (one per observation); got {}", r.shape()[0]))),
+        Some(r) => Ok(Some((r.as_slice().map_err(|_| ModelSpecError::new_err("responses must be a C-contiguous, aligned float64 array"))?, r.shape()[1]))),
+        None => Ok(None),
+    }
+}
+
+/// Refit `refit` to many responses without the GIL on `threads` threads, and return the
+/// replicate table: the columns of `responses` (n rows), or `nsim` responses made by
+/// `simulate(k, y)` for replicates k = 0, 1, ... (`check` runs first, before simulating).
+#[allow(clippy::too_many_arguments)]
+fn run_batch<M: Refit>(
+    py: Python<'_>,
+    refit: &M,
+    n: usize,
+    responses: Option<PyReadonlyArray2<'_, f64>>,
+    nsim: usize,
+    threads: Option<usize>,
+    progress: Option<PyRef<'_, Progress>>,
+    check: impl FnOnce() -> Result<(), Error> + Send,
+    simulate: impl Fn(u64, &mut [f64]) + Sync + Send,
+    widths: (usize, usize),
+) -> PyResult<Py<PyAny>> {
+    let columns = response_columns(&responses, n)?;
+    let n_rep = columns.map_or(nsim, |c| c.1);
+    let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
+    let fits = run_detached(py, threads, move || {
+        if columns.is_none() {
+            check()?;
+        }
+        let fill = |k: usize, y: &mut [f64]| -> Result<(), Error> {
+            match columns {
+                Some((data, width)) => (0..n).for_each(|i| y[i] = data[i * width + k]),
+                None => simulate(k as u64, y),
+            }
+            Ok(())
+        };
+        Ok(batch::run(refit, n_rep, &fill, &counter))
+    })?;
+    replicate_table(py, fits, widths.0, widths.1)
+}
+
+/// `nsim` simulated responses as an (n, nsim) array, column k from `simulate(k, y)`.
+fn simulated_matrix(py: Python<'_>, n: usize, nsim: usize, check: impl FnOnce() -> Result<(), Error> + Send, simulate: impl Fn(u64, &mut [f64]) + Send) -> PyResult<Py<PyAny>> {
+    let out = run_detached(py, Some(1), move || {
+        check()?;
+        let mut out = vec![0.0; n * nsim];
+        let mut y = vec![0.0; n];
+        for k in 0..nsim {
+            simulate(k as u64, &mut y);
+            y.iter().enumerate().for_each(|(i, &v)| out[i * nsim + k] = v);
+        }
+        Ok(out)
+    })?;
+    mat_rows_out(py, out, n, nsim)
+}
+
 /// Replicate results as a dict of arrays: estimates and std_errors (n_rep × p), parameters
 /// (n_rep × n_par), loglik, converged, and messages.
 fn replicate_table(py: Python<'_>, fits: Vec<ReplicateFit>, p: usize, n_par: usize) -> PyResult<Py<PyAny>> {
@@ -127,6 +186,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lmm::PyLmmFit>()?;
     m.add_class::<lmm::PySparseGlmm>()?;
     m.add_class::<lmm::PySparseGlmmFit>()?;
+    m.add_function(wrap_pyfunction!(lmm::simulate_lmm, m)?)?;
+    m.add_function(wrap_pyfunction!(lmm::refit_lmm_many, m)?)?;
+    m.add_function(wrap_pyfunction!(lmm::simulate_glmm_sparse, m)?)?;
+    m.add_function(wrap_pyfunction!(lmm::refit_glmm_sparse_many, m)?)?;
     m.add_class::<npml::PyNpmltFit>()?;
     m.add_function(wrap_pyfunction!(npml::fit_npmlt, m)?)?;
     m.add_function(wrap_pyfunction!(npml::fit_npmlt_normal, m)?)?;

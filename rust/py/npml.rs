@@ -1,9 +1,8 @@
 //! Bindings of npmlt: ordinal/nominal mixed models with a mass-point (NPML) or normal
 //! random effect, their simulation and batch refits.
 
-use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, replicate_table, run_detached, vec_out};
-use crate::batch;
-use crate::error::Error;
+use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
+use crate::npml_data::OrdinalData;
 use crate::rng::replicate_rng;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -210,17 +209,17 @@ pub(super) fn simulate_npmlt(
 ) -> PyResult<Py<PyAny>> {
     let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
     let mix = mixing(points, masses, chol)?;
-    let n = data.n;
-    let out = run_detached(py, Some(1), move || {
-        let mut out = vec![0.0; n * nsim];
-        let mut draw = vec![0u32; n];
-        for k in 0..nsim {
-            crate::npml_refit::simulate(&data, &alpha, &beta, &mix, &mut replicate_rng(seed, first + k as u64), &mut draw);
-            draw.iter().enumerate().for_each(|(row, &c)| out[row * nsim + k] = (c + 1) as f64);
-        }
-        Ok(out)
-    })?;
-    mat_rows_out(py, out, n, nsim)
+    let draw = simulator(&data, alpha, beta, mix, seed, first);
+    simulated_matrix(py, data.n, nsim, || Ok(()), draw)
+}
+
+/// Replicate k's simulated response (categories 1..Q as numbers, the data's row order).
+fn simulator(data: &OrdinalData, alpha: Vec<f64>, beta: Vec<f64>, mix: crate::npml_refit::Mixing, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+    move |k, out| {
+        let mut draw = vec![0u32; data.n];
+        crate::npml_refit::simulate(data, &alpha, &beta, &mix, &mut replicate_rng(seed, first + k), &mut draw);
+        out.iter_mut().zip(&draw).for_each(|(o, &c)| *o = (c + 1) as f64);
+    }
 }
 
 /// Refit an npmlt model to many responses in parallel (columns of `responses`, categories
@@ -264,26 +263,6 @@ pub(super) fn refit_npmlt_many<'py>(
         }
         crate::npml_refit::Mixing::Normal { .. } => (crate::npml_refit::NpmlRefit::normal(data.clone(), nagq, max_iter, se), d * d),
     };
-    let columns = match &responses {
-        Some(r) if r.shape()[0] != n => return Err(ModelSpecError::new_err(format!("responses must have {n} rows (one per observation); got {}", r.shape()[0]))),
-        Some(r) => Some((r.as_slice().map_err(|_| ModelSpecError::new_err("responses must be a C-contiguous, aligned float64 array"))?, r.shape()[1])),
-        None => None,
-    };
-    let n_rep = columns.map_or(nsim, |c| c.1);
-    let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
-    let fits = run_detached(py, threads, move || {
-        let fill = |k: usize, out: &mut [f64]| -> Result<(), Error> {
-            match columns {
-                Some((values, width)) => (0..n).for_each(|i| out[i] = values[i * width + k]),
-                None => {
-                    let mut draw = vec![0u32; n];
-                    crate::npml_refit::simulate(&data, &alpha, &beta, &mix, &mut replicate_rng(seed, first + k as u64), &mut draw);
-                    out.iter_mut().zip(&draw).for_each(|(o, &c)| *o = (c + 1) as f64);
-                }
-            }
-            Ok(())
-        };
-        Ok(batch::run(&refit, n_rep, &fill, &counter))
-    })?;
-    replicate_table(py, fits, q + n_beta, n_par)
+    let draw = simulator(&data, alpha, beta, mix, seed, first);
+    run_batch(py, &refit, n, responses, nsim, threads, progress, || Ok(()), draw, (q + n_beta, n_par))
 }

@@ -1,0 +1,147 @@
+//! lmer fits and GLMMs with several random-effects terms as [`Refit`]s, and responses
+//! simulated from them: new random effects b = Λu per level of every term (times σ for the
+//! linear model), then the response (y = Xβ + Zb + ε with ε ~ N(0, σ²/w) for lmer, the
+//! family's draw for a GLMM). Each replicate's fit rebuilds the model from the shared design
+//! and starts at the original estimates.
+
+use crate::batch::{ReplicateFit, Refit};
+use crate::blocked::ReTermData;
+use crate::error::Result;
+use crate::family::{Family, Link};
+use crate::glmm_sparse_fit::{SparseFitOptions, fit as fit_sparse};
+use crate::lmm::LmmModel;
+use crate::lmm_fit::{LmmFitOptions, fit as fit_lmm};
+use crate::pirls_sparse::SparseGlmm;
+use crate::simulate::draw;
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+
+/// The design every replicate shares: fixed-effects matrix (column-major n × p) and terms.
+#[derive(Clone)]
+pub struct SharedDesign {
+    pub x: Vec<f64>,
+    pub p: usize,
+    pub terms: Vec<ReTermData>,
+}
+
+impl SharedDesign {
+    fn n(&self) -> usize {
+        self.x.len() / self.p.max(1)
+    }
+
+    /// Xβ + Σₜ Zₜ bₜ with new spherical draws scaled by `scale`·Λₜ(θ) (θ in lme4's order: each
+    /// term's lower triangle column by column).
+    fn linear_predictor(&self, theta: &[f64], beta: &[f64], scale: f64, rng: &mut impl Rng) -> Vec<f64> {
+        let n = self.n();
+        let mut eta: Vec<f64> = (0..n).map(|i| (0..self.p).map(|j| self.x[i + j * n] * beta[j]).sum()).collect();
+        let mut k = 0;
+        for t in &self.terms {
+            let d = t.d;
+            let mut lam = vec![0.0; d * d];
+            for c in 0..d {
+                for r in c..d {
+                    lam[r + c * d] = theta[k];
+                    k += 1;
+                }
+            }
+            let mut b = vec![0.0; t.n_levels * d];
+            let mut u = vec![0.0; d];
+            for level in 0..t.n_levels {
+                u.iter_mut().for_each(|v| *v = rng.sample(StandardNormal));
+                for r in 0..d {
+                    b[level * d + r] = scale * (0..=r).map(|c| lam[r + c * d] * u[c]).sum::<f64>();
+                }
+            }
+            for i in 0..n {
+                let level = t.codes[i] as usize;
+                eta[i] += (0..d).map(|r| t.z[i * d + r] * b[level * d + r]).sum::<f64>();
+            }
+        }
+        eta
+    }
+}
+
+/// One lmer response (the core's scale: offset removed) at (θ, β, σ).
+pub fn simulate_lmm(design: &SharedDesign, w: &[f64], theta: &[f64], beta: &[f64], sigma: f64, rng: &mut impl Rng, y: &mut [f64]) {
+    let eta = design.linear_predictor(theta, beta, sigma, rng);
+    for (i, yi) in y.iter_mut().enumerate() {
+        let e: f64 = rng.sample(StandardNormal);
+        *yi = eta[i] + sigma * e / w[i].sqrt();
+    }
+}
+
+/// One GLMM response (proportions for binomial trials) at (θ, β).
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_glmm(design: &SharedDesign, m: &[f64], offset: &[f64], family: Family, link: Link, theta: &[f64], beta: &[f64], rng: &mut impl Rng, y: &mut [f64]) {
+    let eta = design.linear_predictor(theta, beta, 1.0, rng);
+    for (i, yi) in y.iter_mut().enumerate() {
+        *yi = draw(family, family.mu(link, eta[i] + offset[i]), m[i], rng);
+    }
+}
+
+/// Replicates of an lmer fit.
+#[derive(Clone)]
+pub struct LmmRefit {
+    pub design: SharedDesign,
+    pub w: Vec<f64>,
+    pub reml: bool,
+    pub opts: LmmFitOptions,
+}
+
+impl Refit for LmmRefit {
+    fn n_rows(&self) -> usize {
+        self.design.n()
+    }
+
+    fn refit(&mut self, y: &[f64]) -> ReplicateFit {
+        let d = &self.design;
+        let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
+        let fitted = LmmModel::new(y, &self.w, &d.x, d.p, d.terms.clone(), self.reml).and_then(|mut model| fit_lmm(&mut model, &self.opts));
+        match fitted {
+            Ok(f) => ReplicateFit {
+                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+                estimates: f.beta,
+                parameters: f.theta.into_iter().chain([f.sigma]).collect(),
+                loglik: -0.5 * f.objective,
+                converged: f.converged,
+                message: if f.converged { String::new() } else { f.message },
+            },
+            Err(e) => ReplicateFit::failed(p, nt + 1, e.to_string()),
+        }
+    }
+}
+
+/// Replicates of a GLMM fitted on the sparse machinery (several grouping factors).
+#[derive(Clone)]
+pub struct SparseGlmmRefit {
+    pub design: SharedDesign,
+    pub m: Vec<f64>,
+    pub offset: Vec<f64>,
+    pub family: Family,
+    pub link: Link,
+    pub opts: SparseFitOptions,
+}
+
+impl Refit for SparseGlmmRefit {
+    fn n_rows(&self) -> usize {
+        self.design.n()
+    }
+
+    fn refit(&mut self, y: &[f64]) -> ReplicateFit {
+        let d = &self.design;
+        let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
+        let fitted: Result<_> = SparseGlmm::new(y, &self.m, &self.offset, &d.x, d.p, d.terms.clone(), self.family, self.link)
+            .and_then(|mut model| fit_sparse(&mut model, &self.opts));
+        match fitted {
+            Ok(f) => ReplicateFit {
+                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+                estimates: f.beta,
+                parameters: f.theta,
+                loglik: -0.5 * f.deviance,
+                converged: f.converged,
+                message: if f.converged { String::new() } else { f.message },
+            },
+            Err(e) => ReplicateFit::failed(p, nt, e.to_string()),
+        }
+    }
+}
