@@ -10,26 +10,11 @@ use crate::error::{Error, Result};
 use crate::glm::glm_start;
 use crate::glmm::GlmmModel;
 use crate::nagq0;
-use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian, fd_hessian_columns, line_search, max_projected_grad, minimize, newton_decrement, newton_direction};
-use faer::prelude::Solve;
-use faer::{Mat, Side};
+use crate::glmm_shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
+use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
+use crate::polish::{ByDifferences, polish, verdict};
+use faer::Mat;
 
-/// Newton decrement (deviance units) below which a fit counts as converged: the deviance
-/// could fall by at most about this much more.
-const DECREMENT_TOL: f64 = 1e-6;
-/// Projected gradient accepted as converged when the Hessian is not positive definite.
-const GRAD_TOL_SINGULAR: f64 = 1e-5;
-const POLISH_STEPS: usize = 6;
-/// Newton polishing goes on until the predicted decrease is below this (or below rounding).
-const POLISH_DTOL: f64 = 1e-12;
-/// The quasi-Newton search stops here; Newton polishing with the finite-difference Hessian
-/// (needed anyway for the standard errors) takes it the rest of the way.
-const BFGS_GTOL: f64 = 1e-3;
-/// ... or when its model predicts a deviance decrease below this.
-const BFGS_DTOL: f64 = 1e-8;
-/// Relative rounding of the deviance (a sum over clusters of modes solved to ~1e-20): line
-/// searches do not chase decreases below it.
-const ROUNDING: f64 = 1e-14;
 
 /// Options of a fit (defaults live in Python).
 #[derive(Clone, Debug)]
@@ -135,8 +120,8 @@ fn search_once(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: Vec<f6
     let f0 = fg(&x0)?;
     let hessian = seed_hessian(fg, &x0, &f0.1)?;
     let start = Start { x: x0, fg: Some(f0), hessian };
-    let mut res = minimize(fg, start, lower, &OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: ROUNDING, max_iter: opts.max_iter })?;
-    let (hessian, decrement) = polish(fg, &mut res, lower, opts.max_iter)?;
+    let mut res = minimize(fg, start, lower, &bfgs_options(opts.max_iter))?;
+    let (hessian, decrement) = polish(&mut ByDifferences(fg), &mut res, lower, polish_options(opts.max_iter))?;
     Ok((res, hessian, decrement))
 }
 
@@ -172,54 +157,8 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, vcov_source, cond, nt))
 }
 
-/// A starting Hessian for the quasi-Newton search: the β block is 2·S, twice the Fisher
-/// information of β at the conditional modes (what the deviance's curvature in β is, up to
-/// the log-determinant's), and the θ rows and columns come from forward differences of the
-/// analytic gradient (g0 at x0). None if the result is not positive definite.
-fn initial_hessian(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x0: &[f64], g0: &[f64], nt: usize, fisher: &Mat<f64>) -> Result<Option<Mat<f64>>> {
-    let np = x0.len();
-    let theta_cols = fd_hessian_columns(fg, x0, Some(g0), 0..nt, 1e-5)?;
-    let h = Mat::from_fn(np, np, |i, j| match (i < nt, j < nt) {
-        (false, false) => 2.0 * fisher[(i - nt, j - nt)],
-        (_, true) => theta_cols[(i, j)],
-        (true, false) => theta_cols[(j, i)],
-    });
-    Ok(h.llt(Side::Lower).is_ok().then_some(h))
-}
 
-/// Newton steps with a finite-difference Hessian from where the quasi-Newton search stopped,
-/// within the overall iteration limit; returns the Hessian and the final Newton decrement.
-fn polish(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, res: &mut OptimResult, lower: &[f64], max_iter: usize) -> Result<(Mat<f64>, f64)> {
-    let mut hessian = fd_hessian(fg, &res.x, &res.grad)?;
-    for _ in 0..POLISH_STEPS.min(max_iter.saturating_sub(res.iterations)) {
-        let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-        if decrement <= POLISH_DTOL || !decrement.is_finite() {
-            break;
-        }
-        let Some(dir) = newton_direction(&hessian, &res.x, &res.grad, lower) else { break };
-        let Some((x, f, g, _)) = line_search(fg, &res.x, res.f, &res.grad, &dir, lower, 1.0, ROUNDING)? else { break };
-        res.iterations += 1;
-        let moved = x.iter().zip(&res.x).map(|(a, b)| (a - b).abs() / b.abs().max(0.1)).fold(0.0, f64::max);
-        (res.x, res.f, res.grad) = (x, f, g);
-        if moved > 1e-3 {
-            hessian = fd_hessian(fg, &res.x, &res.grad)?;
-        }
-    }
-    let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
-    Ok((hessian, decrement))
-}
 
-/// β-block of (H/2)⁻¹, lme4's covariance of β̂ for nAGQ ≥ 1; None unless H is positive
-/// definite.
-fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
-    let np = h.nrows();
-    let llt = h.llt(Side::Lower).ok()?;
-    let inv = llt.solve(&Mat::<f64>::identity(np, np));
-    let p = np - nt;
-    let v = Mat::from_fn(p, p, |i, j| inv[(nt + i, nt + j)] + inv[(nt + j, nt + i)]);
-    let valid = (0..p).all(|i| v[(i, i)] > 0.0 && v[(i, i)].is_finite());
-    valid.then_some(v)
-}
 
 /// (RX'RX)⁻¹ with Fisher weights: lme4's covariance of β̂ without a Hessian; NaN (source
 /// "none") when that information is singular too, as with separated data.
@@ -237,12 +176,7 @@ fn fisher_vcov(cond: &Conditional) -> (Mat<f64>, &'static str) {
 fn report(res: OptimResult, lower: &[f64], decrement: f64, hessian: Option<Mat<f64>>, vcov_beta: Mat<f64>, vcov_source: &'static str, conditional: Conditional, nt: usize) -> GlmmFit {
     let n_opt = res.grad.len();
     let max_grad = max_projected_grad(&res.x[..n_opt], &res.grad, lower);
-    let converged = if decrement.is_finite() { decrement <= DECREMENT_TOL } else { max_grad <= GRAD_TOL_SINGULAR };
-    let message = if converged {
-        format!("converged: Newton decrement {decrement:.2e}, max|grad| {max_grad:.2e}")
-    } else {
-        format!("not converged ({}): max|grad| = {max_grad:.3e}, Newton decrement {decrement:.3e}", res.message)
-    };
+    let (converged, message) = verdict(decrement, max_grad, DECREMENT_TOL, GRAD_TOL_SINGULAR, &res.message);
     GlmmFit {
         theta: res.x[..nt].to_vec(),
         beta: res.x[nt..].to_vec(),

@@ -6,18 +6,13 @@
 
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::error::{Error, Result};
-use crate::optim::{OptimOptions, OptimResult, Start, fd_hessian_columns, max_projected_grad, minimize};
-use crate::polish::{ByDifferences, PolishOptions, Polishable, polish, verdict};
+use crate::glmm_shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
+use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
+use crate::polish::{ByDifferences, Polishable, polish, verdict};
 use crate::pirls_sparse::SparseGlmm;
 use faer::prelude::Solve;
 use faer::{Mat, Side};
 
-const DECREMENT_TOL: f64 = 1e-6;
-const GRAD_TOL_SINGULAR: f64 = 1e-5;
-const POLISH_STEPS: usize = 6;
-const POLISH_DTOL: f64 = 1e-12;
-const BFGS_GTOL: f64 = 1e-3;
-const BFGS_DTOL: f64 = 1e-8;
 /// Newton decrement at which the nAGQ = 0 stage stops: before a Laplace fit it only needs to
 /// land near the optimum; for an nAGQ = 0 fit the polish takes it the rest of the way.
 const STAGE1_DTOL: f64 = 1e-1;
@@ -77,7 +72,7 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
         let (hessian, decrement) = {
             let beta_ref = &mut beta;
             let mut fg = |t: &[f64]| model.nagq0(t, beta_ref, true).map(|e| (e.deviance, e.gradient));
-            polish(&mut ByDifferences(&mut fg), &mut res, &lower_theta, PolishOptions { steps: POLISH_STEPS, dtol: POLISH_DTOL, max_iter: opts.max_iter })?
+            polish(&mut ByDifferences(&mut fg), &mut res, &lower_theta, polish_options(opts.max_iter))?
         };
         model.nagq0(&res.x, &mut beta, false)?;
         let vcov = model.fisher_vcov(&res.x, &beta)?;
@@ -87,12 +82,15 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
     // stage 2: (θ, β) on the Laplace deviance
     let lower: Vec<f64> = lower_theta.iter().copied().chain(std::iter::repeat(f64::NEG_INFINITY).take(p)).collect();
     let x0: Vec<f64> = res.x.iter().chain(&beta).copied().collect();
-    let fisher = model.fisher_vcov(&res.x, &beta)?;
+    let fisher = information(&model.fisher_vcov(&res.x, &beta)?);
     let used = (res.iterations, res.evaluations);
     let mut fg = |x: &[f64]| model.laplace(&x[..nt], &x[nt..], true).map(|e| (e.deviance, e.gradient));
     let f0 = fg(&x0)?;
-    let hessian0 = initial_hessian(&mut fg, &x0, &f0.1, nt, &fisher)?;
-    let bfgs = OptimOptions { gtol: BFGS_GTOL, dtol: BFGS_DTOL, noise: crate::polish::ROUNDING, max_iter: opts.max_iter };
+    let hessian0 = match &fisher {
+        Some(info) => initial_hessian(&mut fg, &x0, &f0.1, nt, info)?,
+        None => None,
+    };
+    let bfgs = bfgs_options(opts.max_iter);
     let mut res = minimize(&mut fg, Start { x: x0, fg: Some(f0), hessian: hessian0 }, &lower, &bfgs)?;
     if let Some((x, f, g)) = escape_zero(&mut fg, &res, &lower)? {
         let again = minimize(&mut fg, Start { x, fg: Some((f, g)), hessian: None }, &lower, &bfgs)?;
@@ -101,7 +99,7 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
     res.iterations += used.0;
     res.evaluations += used.1 + 1 + nt;
     drop(fg);
-    let polish_opts = PolishOptions { steps: POLISH_STEPS, dtol: POLISH_DTOL, max_iter: opts.max_iter };
+    let polish_opts = polish_options(opts.max_iter);
     let (hessian, decrement) = polish(&mut LaplacePolish { model, nt }, &mut res, &lower, polish_opts)?;
     let (theta, beta) = (res.x[..nt].to_vec(), res.x[nt..].to_vec());
     let (vcov, source) = match hessian_vcov(&hessian, nt) {
@@ -157,21 +155,6 @@ fn glm_start(model: &mut SparseGlmm) -> Result<Vec<f64>> {
     Ok(beta)
 }
 
-/// A starting Hessian: 2·(Fisher information of β) for the β block, forward differences of
-/// the gradient for the θ rows and columns; None unless positive definite.
-fn initial_hessian(fg: &mut Fg, x0: &[f64], g0: &[f64], nt: usize, fisher_vcov: &Mat<f64>) -> Result<Option<Mat<f64>>> {
-    let np = x0.len();
-    let p = np - nt;
-    let Ok(llt) = fisher_vcov.llt(Side::Lower) else { return Ok(None) };
-    let info = llt.solve(Mat::<f64>::identity(p, p));
-    let cols = fd_hessian_columns(fg, x0, Some(g0), 0..nt, 1e-5)?;
-    let h = Mat::from_fn(np, np, |i, j| match (i < nt, j < nt) {
-        (false, false) => 2.0 * info[(i - nt, j - nt)],
-        (_, true) => cols[(i, j)],
-        (true, false) => cols[(j, i)],
-    });
-    Ok(h.llt(Side::Lower).is_ok().then_some(h))
-}
 
 /// The Hessian of the Laplace deviance at x by forward differences of the exact gradient,
 /// columns spread over the threads (each on its own copy of the model). Every column starts
@@ -238,14 +221,6 @@ impl Polishable for LaplacePolish<'_> {
     }
 }
 
-/// β block of (H/2)⁻¹; None unless H is positive definite.
-fn hessian_vcov(h: &Mat<f64>, nt: usize) -> Option<Mat<f64>> {
-    let np = h.nrows();
-    let inv = h.llt(Side::Lower).ok()?.solve(Mat::<f64>::identity(np, np));
-    let p = np - nt;
-    let v = Mat::from_fn(p, p, |i, j| inv[(nt + i, nt + j)] + inv[(nt + j, nt + i)]);
-    (0..p).all(|i| v[(i, i)] > 0.0 && v[(i, i)].is_finite()).then_some(v)
-}
 
 #[allow(clippy::too_many_arguments)]
 fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>, theta: Vec<f64>, beta: Vec<f64>, vcov_beta: Mat<f64>, vcov_source: &'static str) -> Result<SparseGlmmFit> {
@@ -276,6 +251,12 @@ fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f6
         mu,
         dev_resid,
     })
+}
+
+/// The Fisher information of β from its inverse; None unless positive definite.
+fn information(vcov: &Mat<f64>) -> Option<Mat<f64>> {
+    let p = vcov.nrows();
+    vcov.llt(Side::Lower).ok().map(|llt| llt.solve(Mat::<f64>::identity(p, p)))
 }
 
 /// ΛM_F⁻¹Λᵀ per level.

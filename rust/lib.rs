@@ -17,6 +17,7 @@ pub mod ghq;
 pub mod glm;
 pub mod glmm;
 pub mod glmm_refit;
+pub mod glmm_shared;
 pub mod glmm_sparse_fit;
 pub mod laplace_gradient;
 pub mod linalg;
