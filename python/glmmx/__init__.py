@@ -39,7 +39,16 @@ _LAZY = {
 }
 
 
+_SUBMODULES = ("datasets",)
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"glmmx.{name}")
+        globals()[name] = module
+        return module
     if name in _LAZY:
         import importlib
 
@@ -51,4 +60,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+    return sorted(list(globals()) + list(_LAZY) + list(_SUBMODULES))

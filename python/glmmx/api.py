@@ -116,9 +116,15 @@ def glmer(
 
     Examples
     --------
-    >>> import glmmx as gx, polars as pl
-    >>> hr = gx.datasets.heart_rate()  # doctest: +SKIP
-    >>> fit = gx.glmer("I(HR > baseHR) ~ Time * Drug + (1 | Patient)", data=hr, family="binomial", nagq=20)  # doctest: +SKIP
+    >>> import glmmx as gx
+    >>> cbpp = gx.datasets.load("cbpp")
+    >>> fit = gx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=cbpp, family="binomial")
+    >>> round(fit.loglik, 4), fit.converged
+    (-92.0263, True)
+    >>> fit.coef_table()["term"].to_list()
+    ['(Intercept)', 'period2', 'period3', 'period4']
+    >>> round(gx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=cbpp, nagq=25).varcorr()["sdcor"][0], 4)
+    0.6475
     """
     from glmmx import _core
     from glmmx.design import build_design

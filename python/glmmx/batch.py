@@ -516,6 +516,15 @@ def fit_many(formula: str, datasets, model: str = "glmer", *, by: str | None = N
     ``datasets`` is a list of DataFrames, or one DataFrame with a replicate column ``by``.
     Each fit runs in Rust without the GIL on one of ``threads`` worker threads. Returns the
     long table of ``refit_many`` with ``sim`` the data set's position (or its ``by`` value).
+
+    Examples
+    --------
+    >>> import glmmx as gx
+    >>> cbpp = gx.datasets.load("cbpp")
+    >>> halves = [cbpp.filter(cbpp["herd"] <= 8), cbpp.filter(cbpp["herd"] > 8)]
+    >>> res = gx.fit_many("cbind(incidence, size - incidence) ~ period + (1 | herd)", halves, progress=False)
+    >>> res["sim"].unique().sort().to_list(), res["term"].unique(maintain_order=True).to_list()
+    ([0, 1], ['(Intercept)', 'period2', 'period3', 'period4'])
     """
     import concurrent.futures as cf
 
