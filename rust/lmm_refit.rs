@@ -4,9 +4,8 @@
 //! family's draw for a GLMM). Each replicate's fit rebuilds the model from the shared design
 //! and starts at the original estimates.
 
-use crate::batch::{ReplicateFit, Refit};
+use crate::batch::{ReplicateFit, Refit, std_errors};
 use crate::blocked::ReTermData;
-use crate::error::Result;
 use crate::family::{Family, Link};
 use crate::glmm_sparse_fit::{SparseFitOptions, fit as fit_sparse};
 use crate::lmm::LmmModel;
@@ -96,18 +95,17 @@ impl Refit for LmmRefit {
     fn refit(&mut self, y: &[f64]) -> ReplicateFit {
         let d = &self.design;
         let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
-        let fitted = LmmModel::new(y, &self.w, &d.x, d.p, d.terms.clone(), self.reml).and_then(|mut model| fit_lmm(&mut model, &self.opts));
-        match fitted {
-            Ok(f) => ReplicateFit {
-                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+        let fitted = LmmModel::new(y, &self.w, &d.x, d.p, d.terms.clone(), self.reml)
+            .and_then(|mut model| fit_lmm(&mut model, &self.opts))
+            .map(|f| ReplicateFit {
+                std_errors: std_errors(&f.vcov_beta),
                 estimates: f.beta,
                 parameters: f.theta.into_iter().chain([f.sigma]).collect(),
                 loglik: -0.5 * f.objective,
                 converged: f.converged,
-                message: if f.converged { String::new() } else { f.message },
-            },
-            Err(e) => ReplicateFit::failed(p, nt + 1, e.to_string()),
-        }
+                message: f.message,
+            });
+        ReplicateFit::from_result(fitted, p, nt + 1)
     }
 }
 
@@ -130,18 +128,16 @@ impl Refit for SparseGlmmRefit {
     fn refit(&mut self, y: &[f64]) -> ReplicateFit {
         let d = &self.design;
         let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
-        let fitted: Result<_> = SparseGlmm::new(y, &self.m, &self.offset, &d.x, d.p, d.terms.clone(), self.family, self.link)
-            .and_then(|mut model| fit_sparse(&mut model, &self.opts));
-        match fitted {
-            Ok(f) => ReplicateFit {
-                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+        let fitted = SparseGlmm::new(y, &self.m, &self.offset, &d.x, d.p, d.terms.clone(), self.family, self.link)
+            .and_then(|mut model| fit_sparse(&mut model, &self.opts))
+            .map(|f| ReplicateFit {
+                std_errors: std_errors(&f.vcov_beta),
                 estimates: f.beta,
                 parameters: f.theta,
                 loglik: -0.5 * f.deviance,
                 converged: f.converged,
-                message: if f.converged { String::new() } else { f.message },
-            },
-            Err(e) => ReplicateFit::failed(p, nt, e.to_string()),
-        }
+                message: f.message,
+            });
+        ReplicateFit::from_result(fitted, p, nt)
     }
 }
