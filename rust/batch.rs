@@ -8,6 +8,7 @@
 //! `converged = false` and its message, never an error that loses the other replicates.
 
 use crate::error::Result;
+use faer::Mat;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,6 +37,21 @@ impl ReplicateFit {
             message,
         }
     }
+
+    /// The row of a replicate from its fit: as it is, without the message when it converged
+    /// (a table of many carries only failures'), or the failed row with the error.
+    pub fn from_result(fitted: Result<ReplicateFit>, n_est: usize, n_par: usize) -> Self {
+        match fitted {
+            Ok(f) if f.converged => ReplicateFit { message: String::new(), ..f },
+            Ok(f) => f,
+            Err(e) => ReplicateFit::failed(n_est, n_par, e.to_string()),
+        }
+    }
+}
+
+/// Standard errors of β̂: the square roots of the diagonal of its covariance matrix.
+pub fn std_errors(vcov_beta: &Mat<f64>) -> Vec<f64> {
+    (0..vcov_beta.nrows()).map(|i| vcov_beta[(i, i)].sqrt()).collect()
 }
 
 /// A model that can be refitted to a new response with its design unchanged.

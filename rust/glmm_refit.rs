@@ -1,7 +1,7 @@
 //! A fitted GLMM as a [`Refit`]: every replicate starts from the original estimates and
 //! conditional modes, and returns β̂ with standard errors, θ̂ and the log-likelihood.
 
-use crate::batch::{ReplicateFit, Refit};
+use crate::batch::{ReplicateFit, Refit, std_errors};
 use crate::fit::{FitOptions, fit};
 use crate::glmm::GlmmModel;
 
@@ -35,17 +35,14 @@ impl Refit for GlmmRefit {
             return ReplicateFit::failed(p, nt, e.to_string());
         }
         self.model.modes.copy_from_slice(&self.modes0);
-        match fit(&mut self.model, &self.opts) {
-            Ok(f) => ReplicateFit {
-                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
-                estimates: f.beta,
-                parameters: f.theta,
-                loglik: -0.5 * f.deviance,
-                converged: f.converged,
-                // a converged replicate needs no message; a table of many carries only failures'
-                message: if f.converged { String::new() } else { f.message },
-            },
-            Err(e) => ReplicateFit::failed(p, nt, e.to_string()),
-        }
+        let fitted = fit(&mut self.model, &self.opts).map(|f| ReplicateFit {
+            std_errors: std_errors(&f.vcov_beta),
+            estimates: f.beta,
+            parameters: f.theta,
+            loglik: -0.5 * f.deviance,
+            converged: f.converged,
+            message: f.message,
+        });
+        ReplicateFit::from_result(fitted, p, nt)
     }
 }

@@ -4,9 +4,9 @@
 //! family's draw for a GLMM). Each replicate's fit rebuilds the model from the shared design
 //! and starts at the original estimates.
 
-use crate::batch::{ReplicateFit, Refit};
+use crate::batch::{ReplicateFit, Refit, std_errors};
 use crate::blocked::ReTermData;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::family::{Family, Link};
 use crate::glmm_sparse_fit::{SparseFitOptions, fit as fit_sparse};
 use crate::lmm::LmmModel;
@@ -61,87 +61,108 @@ impl SharedDesign {
     }
 }
 
-/// One lmer response (the core's scale: offset removed) at (θ, β, σ).
-pub fn simulate_lmm(design: &SharedDesign, w: &[f64], theta: &[f64], beta: &[f64], sigma: f64, rng: &mut impl Rng, y: &mut [f64]) {
-    let eta = design.linear_predictor(theta, beta, sigma, rng);
-    for (i, yi) in y.iter_mut().enumerate() {
-        let e: f64 = rng.sample(StandardNormal);
-        *yi = eta[i] + sigma * e / w[i].sqrt();
+/// An lmer model's data: the shared design and the prior weights.
+#[derive(Clone)]
+pub struct LmmData {
+    pub design: SharedDesign,
+    pub w: Vec<f64>,
+}
+
+impl LmmData {
+    /// One response (the core's scale: offset removed) at (θ, β, σ).
+    pub fn simulate(&self, theta: &[f64], beta: &[f64], sigma: f64, rng: &mut impl Rng, y: &mut [f64]) {
+        let eta = self.design.linear_predictor(theta, beta, sigma, rng);
+        for (i, yi) in y.iter_mut().enumerate() {
+            let e: f64 = rng.sample(StandardNormal);
+            *yi = eta[i] + sigma * e / self.w[i].sqrt();
+        }
     }
 }
 
-/// One GLMM response (proportions for binomial trials) at (θ, β).
-#[allow(clippy::too_many_arguments)]
-pub fn simulate_glmm(design: &SharedDesign, m: &[f64], offset: &[f64], family: Family, link: Link, theta: &[f64], beta: &[f64], rng: &mut impl Rng, y: &mut [f64]) {
-    let eta = design.linear_predictor(theta, beta, 1.0, rng);
-    for (i, yi) in y.iter_mut().enumerate() {
-        *yi = draw(family, family.mu(link, eta[i] + offset[i]), m[i], rng);
+/// The data of a GLMM with several random-effects terms: the shared design, the prior
+/// weights (binomial: trials), the offset, family and link.
+#[derive(Clone)]
+pub struct GlmmData {
+    pub design: SharedDesign,
+    pub m: Vec<f64>,
+    pub offset: Vec<f64>,
+    pub family: Family,
+    pub link: Link,
+}
+
+impl GlmmData {
+    /// Binomial simulation needs whole numbers of trials.
+    pub fn check_simulable(&self) -> Result<()> {
+        if self.family == Family::Binomial && self.m.iter().any(|&v| v != v.round() || v < 0.0) {
+            return Err(Error::bad_input("simulating a binomial response needs whole numbers of trials (weights)"));
+        }
+        Ok(())
+    }
+
+    /// One response (proportions for binomial trials) at (θ, β).
+    pub fn simulate(&self, theta: &[f64], beta: &[f64], rng: &mut impl Rng, y: &mut [f64]) {
+        let eta = self.design.linear_predictor(theta, beta, 1.0, rng);
+        for (i, yi) in y.iter_mut().enumerate() {
+            *yi = draw(self.family, self.family.mu(self.link, eta[i] + self.offset[i]), self.m[i], rng);
+        }
     }
 }
 
 /// Replicates of an lmer fit.
 #[derive(Clone)]
 pub struct LmmRefit {
-    pub design: SharedDesign,
-    pub w: Vec<f64>,
+    pub data: LmmData,
     pub reml: bool,
     pub opts: LmmFitOptions,
 }
 
 impl Refit for LmmRefit {
     fn n_rows(&self) -> usize {
-        self.design.n()
+        self.data.design.n()
     }
 
     fn refit(&mut self, y: &[f64]) -> ReplicateFit {
-        let d = &self.design;
+        let d = &self.data.design;
         let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
-        let fitted = LmmModel::new(y, &self.w, &d.x, d.p, d.terms.clone(), self.reml).and_then(|mut model| fit_lmm(&mut model, &self.opts));
-        match fitted {
-            Ok(f) => ReplicateFit {
-                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+        let fitted = LmmModel::new(y, &self.data.w, &d.x, d.p, d.terms.clone(), self.reml)
+            .and_then(|mut model| fit_lmm(&mut model, &self.opts))
+            .map(|f| ReplicateFit {
+                std_errors: std_errors(&f.vcov_beta),
                 estimates: f.beta,
                 parameters: f.theta.into_iter().chain([f.sigma]).collect(),
                 loglik: -0.5 * f.objective,
                 converged: f.converged,
-                message: if f.converged { String::new() } else { f.message },
-            },
-            Err(e) => ReplicateFit::failed(p, nt + 1, e.to_string()),
-        }
+                message: f.message,
+            });
+        ReplicateFit::from_result(fitted, p, nt + 1)
     }
 }
 
 /// Replicates of a GLMM fitted on the sparse machinery (several grouping factors).
 #[derive(Clone)]
 pub struct SparseGlmmRefit {
-    pub design: SharedDesign,
-    pub m: Vec<f64>,
-    pub offset: Vec<f64>,
-    pub family: Family,
-    pub link: Link,
+    pub data: GlmmData,
     pub opts: SparseFitOptions,
 }
 
 impl Refit for SparseGlmmRefit {
     fn n_rows(&self) -> usize {
-        self.design.n()
+        self.data.design.n()
     }
 
     fn refit(&mut self, y: &[f64]) -> ReplicateFit {
-        let d = &self.design;
+        let (data, d) = (&self.data, &self.data.design);
         let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
-        let fitted: Result<_> = SparseGlmm::new(y, &self.m, &self.offset, &d.x, d.p, d.terms.clone(), self.family, self.link)
-            .and_then(|mut model| fit_sparse(&mut model, &self.opts));
-        match fitted {
-            Ok(f) => ReplicateFit {
-                std_errors: (0..p).map(|i| f.vcov_beta[(i, i)].sqrt()).collect(),
+        let fitted = SparseGlmm::new(y, &data.m, &data.offset, &d.x, d.p, d.terms.clone(), data.family, data.link)
+            .and_then(|mut model| fit_sparse(&mut model, &self.opts))
+            .map(|f| ReplicateFit {
+                std_errors: std_errors(&f.vcov_beta),
                 estimates: f.beta,
                 parameters: f.theta,
                 loglik: -0.5 * f.deviance,
                 converged: f.converged,
-                message: if f.converged { String::new() } else { f.message },
-            },
-            Err(e) => ReplicateFit::failed(p, nt, e.to_string()),
-        }
+                message: f.message,
+            });
+        ReplicateFit::from_result(fitted, p, nt)
     }
 }

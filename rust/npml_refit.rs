@@ -145,25 +145,24 @@ impl Refit for NpmlRefit {
         }
         self.data_mut().y.iter_mut().zip(y).for_each(|(t, &v)| *t = v as u32 - 1);
         let fitted = match self {
-            NpmlRefit::Points { model, opts } => fit_npml(model, opts).map(|f| {
-                let params = f.params.points.iter().chain(&f.params.masses).copied().collect();
-                (f.params.alpha, f.params.beta, f.se.alpha, f.se.beta, params, f.loglik, f.converged, f.message)
+            NpmlRefit::Points { model, opts } => fit_npml(model, opts).map(|f| ReplicateFit {
+                estimates: f.params.alpha.into_iter().chain(f.params.beta).collect(),
+                std_errors: f.se.alpha.into_iter().chain(f.se.beta).collect(),
+                parameters: f.params.points.iter().chain(&f.params.masses).copied().collect(),
+                loglik: f.loglik,
+                converged: f.converged,
+                message: f.message,
             }),
-            NpmlRefit::Normal { model, max_iter, se } => {
-                fit_normal(model, *max_iter, *se).map(|f| (f.alpha, f.beta, f.se_alpha, f.se_beta, f.chol, f.loglik, f.converged, f.message))
-            }
+            NpmlRefit::Normal { model, max_iter, se } => fit_normal(model, *max_iter, *se).map(|f| ReplicateFit {
+                estimates: f.alpha.into_iter().chain(f.beta).collect(),
+                std_errors: f.se_alpha.into_iter().chain(f.se_beta).collect(),
+                parameters: f.chol,
+                loglik: f.loglik,
+                converged: f.converged,
+                message: f.message,
+            }),
         };
-        match fitted {
-            Ok((alpha, beta, se_alpha, se_beta, parameters, loglik, converged, message)) => ReplicateFit {
-                estimates: alpha.into_iter().chain(beta).collect(),
-                std_errors: se_alpha.into_iter().chain(se_beta).collect(),
-                parameters,
-                loglik,
-                converged,
-                message: if converged { String::new() } else { message },
-            },
-            Err(e) => ReplicateFit::failed(q + n_beta, n_par, e.to_string()),
-        }
+        ReplicateFit::from_result(fitted, q + n_beta, n_par)
     }
 }
 

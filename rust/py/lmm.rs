@@ -2,14 +2,15 @@
 //! (lmer) and GLMMs on the sparse machinery (glmer with several grouping factors).
 
 use super::{ModelSpecError, Progress, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
-use crate::lmm_refit::{LmmRefit, SharedDesign, SparseGlmmRefit, simulate_glmm as simulate_glmm_response, simulate_lmm as simulate_lmm_response};
-use crate::rng::replicate_rng;
 use crate::blocked::ReTermData;
+use crate::error::Error;
 use crate::family::{Family, Link};
 use crate::glmm_sparse_fit::{SparseFitOptions, SparseGlmmFit};
 use crate::lmm::LmmModel;
 use crate::lmm_fit::{LmmFit, LmmFitOptions};
+use crate::lmm_refit::{GlmmData, LmmData, LmmRefit, SharedDesign, SparseGlmmRefit};
 use crate::pirls_sparse::SparseGlmm;
+use crate::rng::replicate_rng;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
@@ -49,8 +50,7 @@ impl PyLmmModel {
         n_levels: Vec<usize>,
         z: Vec<PyReadonlyArray2<'_, f64>>,
     ) -> PyResult<Self> {
-        let (xs, p) = fortran("X", &x)?;
-        let terms = re_terms(&codes, &n_levels, &z)?;
+        let (xs, p, terms) = design(&x, &codes, &n_levels, &z)?;
         let inner = LmmModel::new(slice("y", &y)?, slice("weights", &weights)?, xs, p, terms, true)?;
         Ok(PyLmmModel { inner })
     }
@@ -75,42 +75,43 @@ impl PyLmmModel {
     /// The REML criterion (`reml`) or ML deviance at θ, and its gradient.
     #[pyo3(signature = (theta, *, reml))]
     fn objective<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
-        let model = &mut self.inner;
-        model.reml = reml;
-        let (f, g) = run_detached(py, None, move || crate::lmm_fit::evaluate(model, &theta))?;
+        let (f, g) = self.detached(py, reml, None, |model| crate::lmm_fit::evaluate(model, &theta))?;
         Ok((f, vec_out(py, g)))
     }
 
     /// Fit by REML or ML.
     #[pyo3(signature = (*, reml, max_iter, theta0, threads))]
     fn fit<'py>(&mut self, py: Python<'py>, reml: bool, max_iter: usize, theta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PyLmmFit> {
-        let model = &mut self.inner;
-        model.reml = reml;
         let opts = LmmFitOptions { max_iter, theta0 };
-        let result = run_detached(py, threads, move || crate::lmm_fit::fit(model, &opts))?;
+        let result = self.detached(py, reml, threads, |model| crate::lmm_fit::fit(model, &opts))?;
         PyLmmFit::new(py, result)
     }
 
     /// Var(b | y, β̂) per level at θ: d × d blocks, flat in global order.
     #[pyo3(signature = (theta, *, reml))]
     fn cond_var<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<Py<PyArray1<f64>>> {
-        let model = &mut self.inner;
-        model.reml = reml;
-        let v = run_detached(py, None, move || crate::lmm_fit::conditional_covariances(model, &theta))?;
+        let v = self.detached(py, reml, None, |model| crate::lmm_fit::conditional_covariances(model, &theta))?;
         Ok(vec_out(py, v))
     }
 
     /// Hessian of the deviance in (θ, σ) and the derivatives of vcov(β̂) in (θ, σ), at θ.
     #[pyo3(signature = (theta, *, reml))]
     fn varpar_derivatives<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-        let model = &mut self.inner;
-        model.reml = reml;
-        let v = run_detached(py, None, move || crate::satterthwaite::varpar_derivatives(model, &theta))?;
+        let v = self.detached(py, reml, None, |model| crate::satterthwaite::varpar_derivatives(model, &theta))?;
         let p = v.jacobian.first().map_or(0, |m| m.nrows());
         let k = v.jacobian.len();
         let flat: Vec<f64> = v.jacobian.iter().flat_map(|m| (0..p).flat_map(move |i| (0..p).map(move |j| m[(i, j)]))).collect();
         let jac = PyArray1::from_vec(py, flat).reshape([k, p, p])?.into_any().unbind();
         Ok((mat_out(py, &v.hessian)?, jac))
+    }
+}
+
+impl PyLmmModel {
+    /// `f` on the model set to the REML (`reml`) or ML criterion, run without the GIL.
+    fn detached<T: Send>(&mut self, py: Python<'_>, reml: bool, threads: Option<usize>, f: impl FnOnce(&mut LmmModel) -> Result<T, Error> + Send) -> PyResult<T> {
+        let model = &mut self.inner;
+        model.reml = reml;
+        run_detached(py, threads, move || f(model))
     }
 }
 
@@ -181,8 +182,7 @@ impl PySparseGlmm {
         family: &str,
         link: &str,
     ) -> PyResult<Self> {
-        let (xs, p) = fortran("X", &x)?;
-        let terms = re_terms(&codes, &n_levels, &z)?;
+        let (xs, p, terms) = design(&x, &codes, &n_levels, &z)?;
         let inner = SparseGlmm::new(slice("y", &y)?, slice("weights", &weights)?, slice("offset", &offset)?, xs, p, terms, Family::parse(family)?, Link::parse(link)?)?;
         Ok(PySparseGlmm { inner })
     }
@@ -202,9 +202,7 @@ impl PySparseGlmm {
     /// Laplace deviance at (θ, β) and its gradient in (θ, β) (empty unless `gradient`).
     #[pyo3(signature = (theta, beta, *, gradient))]
     fn laplace<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
-        if beta.len() != self.inner.p {
-            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
-        }
+        self.check_beta(&beta)?;
         let model = &mut self.inner;
         let e = run_detached(py, None, move || model.laplace(&theta, &beta, gradient))?;
         Ok((e.deviance, vec_out(py, e.gradient)))
@@ -212,9 +210,7 @@ impl PySparseGlmm {
 
     /// The nAGQ = 0 criterion at θ (β to the joint mode from `beta`), its θ-gradient and β.
     fn nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
-        if beta.len() != self.inner.p {
-            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
-        }
+        self.check_beta(&beta)?;
         let model = &mut self.inner;
         let (e, b) = run_detached(py, None, move || {
             let mut b = beta;
@@ -233,6 +229,15 @@ impl PySparseGlmm {
         let model = &mut self.inner;
         let result = run_detached(py, threads, move || crate::glmm_sparse_fit::fit(model, &opts))?;
         PySparseGlmmFit::new(py, result)
+    }
+}
+
+impl PySparseGlmm {
+    fn check_beta(&self, beta: &[f64]) -> PyResult<()> {
+        if beta.len() != self.inner.p {
+            return Err(ModelSpecError::new_err(format!("beta needs {} values", self.inner.p)));
+        }
+        Ok(())
     }
 }
 
@@ -282,10 +287,21 @@ impl PySparseGlmmFit {
     }
 }
 
-/// The design lmer / several-factor glmer replicates share.
-fn shared_design(x: &PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<SharedDesign> {
+/// X (column-major data and its number of columns) and the random-effects terms, checked.
+fn design<'a>(x: &'a PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<(&'a [f64], usize, Vec<ReTermData>)> {
     let (xs, p) = fortran("X", x)?;
-    Ok(SharedDesign { x: xs.to_vec(), p, terms: re_terms(codes, n_levels, z)? })
+    Ok((xs, p, re_terms(codes, n_levels, z)?))
+}
+
+/// The data lmer replicates share.
+fn lmm_data(weights: &PyReadonlyArray1<'_, f64>, x: &PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<LmmData> {
+    let (xs, p, terms) = design(x, codes, n_levels, z)?;
+    Ok(LmmData { design: SharedDesign { x: xs.to_vec(), p, terms }, w: slice("weights", weights)?.to_vec() })
+}
+
+/// Replicate k's simulated lmer response at (θ, β, σ).
+fn lmm_simulator(data: &LmmData, theta: Vec<f64>, beta: Vec<f64>, sigma: f64, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+    move |k, y| data.simulate(&theta, &beta, sigma, &mut replicate_rng(seed, first + k), y)
 }
 
 /// `nsim` lmer responses (offset removed, as the core holds y) drawn at (θ, β, σ).
@@ -306,10 +322,8 @@ pub(super) fn simulate_lmm(
     seed: u64,
     first: u64,
 ) -> PyResult<Py<PyAny>> {
-    let design = shared_design(&x, &codes, &n_levels, &z)?;
-    let w = slice("weights", &weights)?.to_vec();
-    let draw = move |k: u64, y: &mut [f64]| simulate_lmm_response(&design, &w, &theta, &beta, sigma, &mut replicate_rng(seed, first + k), y);
-    simulated_matrix(py, x.shape()[0], nsim, || Ok(()), draw)
+    let data = lmm_data(&weights, &x, &codes, &n_levels, &z)?;
+    simulated_matrix(py, x.shape()[0], nsim, || Ok(()), lmm_simulator(&data, theta, beta, sigma, seed, first))
 }
 
 /// Refit an lmer model to many responses in parallel, each started at θ.
@@ -335,12 +349,25 @@ pub(super) fn refit_lmm_many<'py>(
     threads: Option<usize>,
     progress: Option<PyRef<'py, Progress>>,
 ) -> PyResult<Py<PyAny>> {
-    let design = shared_design(&x, &codes, &n_levels, &z)?;
-    let w = slice("weights", &weights)?.to_vec();
-    let (n, p, nt) = (x.shape()[0], design.p, theta.len());
-    let refit = LmmRefit { design: design.clone(), w: w.clone(), reml, opts: LmmFitOptions { max_iter, theta0: Some(theta.clone()) } };
-    let draw = move |k: u64, y: &mut [f64]| simulate_lmm_response(&design, &w, &theta, &beta, sigma, &mut replicate_rng(seed, first + k), y);
+    let data = lmm_data(&weights, &x, &codes, &n_levels, &z)?;
+    let (n, p, nt) = (x.shape()[0], data.design.p, theta.len());
+    let refit = LmmRefit { data, reml, opts: LmmFitOptions { max_iter, theta0: Some(theta.clone()) } };
+    let draw = lmm_simulator(&refit.data, theta, beta, sigma, seed, first);
     run_batch(py, &refit, n, responses, nsim, threads, progress, || Ok(()), draw, (p, nt + 1))
+}
+
+/// The data several-factor GLMM replicates share.
+#[allow(clippy::too_many_arguments)]
+fn glmm_data(m: &PyReadonlyArray1<'_, f64>, offset: &PyReadonlyArray1<'_, f64>, x: &PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>], family: &str, link: &str) -> PyResult<GlmmData> {
+    let (xs, p, terms) = design(x, codes, n_levels, z)?;
+    let (family, link) = (Family::parse(family)?, Link::parse(link)?);
+    let (m, offset) = (slice("m", m)?.to_vec(), slice("offset", offset)?.to_vec());
+    Ok(GlmmData { design: SharedDesign { x: xs.to_vec(), p, terms }, m, offset, family, link })
+}
+
+/// Replicate k's simulated several-factor GLMM response at (θ, β).
+fn glmm_simulator(data: &GlmmData, theta: Vec<f64>, beta: Vec<f64>, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+    move |k, y| data.simulate(&theta, &beta, &mut replicate_rng(seed, first + k), y)
 }
 
 /// `nsim` responses drawn from a several-factor GLMM at (θ, β).
@@ -363,12 +390,9 @@ pub(super) fn simulate_glmm_sparse(
     seed: u64,
     first: u64,
 ) -> PyResult<Py<PyAny>> {
-    let design = shared_design(&x, &codes, &n_levels, &z)?;
-    let (family, link) = (Family::parse(family)?, Link::parse(link)?);
-    let (m, offset) = (slice("m", &m)?.to_vec(), slice("offset", &offset)?.to_vec());
-    let check = whole_trials(family, &m);
-    let draw = move |k: u64, y: &mut [f64]| simulate_glmm_response(&design, &m, &offset, family, link, &theta, &beta, &mut replicate_rng(seed, first + k), y);
-    simulated_matrix(py, x.shape()[0], nsim, || check, draw)
+    let data = glmm_data(&m, &offset, &x, &codes, &n_levels, &z, family, link)?;
+    let draw = glmm_simulator(&data, theta, beta, seed, first);
+    simulated_matrix(py, x.shape()[0], nsim, || data.check_simulable(), draw)
 }
 
 /// Refit a several-factor GLMM to many responses in parallel, each started at (θ, β).
@@ -396,21 +420,10 @@ pub(super) fn refit_glmm_sparse_many<'py>(
     threads: Option<usize>,
     progress: Option<PyRef<'py, Progress>>,
 ) -> PyResult<Py<PyAny>> {
-    let design = shared_design(&x, &codes, &n_levels, &z)?;
-    let (family, link) = (Family::parse(family)?, Link::parse(link)?);
-    let (m, offset) = (slice("m", &m)?.to_vec(), slice("offset", &offset)?.to_vec());
-    let (n, p, nt) = (x.shape()[0], design.p, theta.len());
+    let data = glmm_data(&m, &offset, &x, &codes, &n_levels, &z, family, link)?;
+    let (n, p, nt) = (x.shape()[0], data.design.p, theta.len());
     let opts = SparseFitOptions { n_agq, max_iter, theta0: Some(theta.clone()), beta0: Some(beta.clone()) };
-    let refit = SparseGlmmRefit { design: design.clone(), m: m.clone(), offset: offset.clone(), family, link, opts };
-    let check = whole_trials(family, &m);
-    let draw = move |k: u64, y: &mut [f64]| simulate_glmm_response(&design, &m, &offset, family, link, &theta, &beta, &mut replicate_rng(seed, first + k), y);
-    run_batch(py, &refit, n, responses, nsim, threads, progress, || check, draw, (p, nt))
-}
-
-/// Binomial simulation needs whole numbers of trials.
-fn whole_trials(family: Family, m: &[f64]) -> Result<(), crate::error::Error> {
-    if family == Family::Binomial && m.iter().any(|&v| v != v.round() || v < 0.0) {
-        return Err(crate::error::Error::bad_input("simulating a binomial response needs whole numbers of trials (weights)"));
-    }
-    Ok(())
+    let refit = SparseGlmmRefit { data, opts };
+    let draw = glmm_simulator(&refit.data, theta, beta, seed, first);
+    run_batch(py, &refit, n, responses, nsim, threads, progress, || refit.data.check_simulable(), draw, (p, nt))
 }
