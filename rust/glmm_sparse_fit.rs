@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::glmm_shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
 use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
 use crate::polish::{ByDifferences, Polishable, polish, verdict};
-use crate::pirls_sparse::SparseGlmm;
+use crate::pirls_sparse::{MODE_TOL, MODE_TOL_START, MODE_TOL_TIGHT, SparseGlmm};
 use faer::prelude::Solve;
 use faer::{Mat, Side};
 
@@ -66,8 +66,11 @@ pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmm
         None => glm_start(model)?,
     };
     // stage 1: θ on the nAGQ = 0 criterion (for the Laplace fit only a starting point)
-    let tol1 = if opts.n_agq == 0 { STAGE1_DTOL_FINAL } else { STAGE1_DTOL };
-    let (mut res, _, _) = ai_newton(&mut Nagq0Ai { model, beta: &mut beta }, theta0, &lower_theta, opts.max_iter, tol1)?;
+    let (tol1, mode_tol1) = if opts.n_agq == 0 { (STAGE1_DTOL_FINAL, MODE_TOL) } else { (STAGE1_DTOL, MODE_TOL_START) };
+    model.mode_tol = mode_tol1;
+    let stage1 = ai_newton(&mut Nagq0Ai { model, beta: &mut beta }, theta0, &lower_theta, opts.max_iter, tol1);
+    model.mode_tol = MODE_TOL;
+    let (mut res, _, _) = stage1?;
     if opts.n_agq == 0 {
         let (hessian, decrement) = {
             let beta_ref = &mut beta;
@@ -162,9 +165,9 @@ fn glm_start(model: &mut SparseGlmm) -> Result<Vec<f64>> {
 /// threads, and iterates it to rounding level (the step divides the mode's error); the model
 /// is left at x.
 fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
-    model.mode_tol = crate::pirls_sparse::MODE_TOL_TIGHT;
+    model.mode_tol = MODE_TOL_TIGHT;
     let h = fd_hessian_tight(model, x, nt);
-    model.mode_tol = crate::pirls_sparse::MODE_TOL;
+    model.mode_tol = MODE_TOL;
     model.laplace(&x[..nt], &x[nt..], false)?;
     h
 }

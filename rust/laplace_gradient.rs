@@ -10,14 +10,6 @@ use crate::error::Result;
 use crate::pirls_sparse::{Parts, SparseGlmm};
 use faer::Mat;
 
-/// z̃ᵢ,t = Λₜᵀzᵢ,t for row i and term t.
-fn ztilde(parts: &Parts, i: usize, t: usize) -> Vec<f64> {
-    let term = &parts.terms[t];
-    let d = term.d;
-    let lam = &parts.lambda[t];
-    (0..d).map(|c| (c..d).map(|r| lam[r + c * d] * term.z[i * d + r]).sum()).collect()
-}
-
 /// z̃ᵢᵀM_F⁻¹z̃ᵢ for every row, from the selected inverse in `parts.z` (positions from the
 /// row plan of the cross-products).
 fn leverages(parts: &Parts) -> Vec<f64> {
@@ -72,11 +64,32 @@ fn leverages(parts: &Parts) -> Vec<f64> {
 /// Σ over rows of vᵢ·zᵢ,t per level (global order): Zᵀv.
 fn zt_times(parts: &Parts, v: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; parts.s.q];
-    for (i, &vi) in v.iter().enumerate() {
-        for (term, l) in parts.terms.iter().zip(&parts.s.terms) {
-            let o = l.start + term.codes[i] as usize * term.d;
-            (0..term.d).for_each(|r| out[o + r] += vi * term.z[i * term.d + r]);
+    for (term, l) in parts.terms.iter().zip(&parts.s.terms) {
+        let d = term.d;
+        for (i, (&c, &vi)) in term.codes.iter().zip(v).enumerate() {
+            let o = l.start + c as usize * d;
+            (0..d).for_each(|r| out[o + r] += vi * term.z[i * d + r]);
         }
+    }
+    out
+}
+
+/// Zv (v in global order, one value per row).
+fn z_times(parts: &Parts, v: &[f64], out: &mut [f64]) {
+    for (term, l) in parts.terms.iter().zip(&parts.s.terms) {
+        let d = term.d;
+        for (i, (&c, o)) in term.codes.iter().zip(out.iter_mut()).enumerate() {
+            let k = l.start + c as usize * d;
+            *o += (0..d).map(|r| term.z[i * d + r] * v[k + r]).sum::<f64>();
+        }
+    }
+}
+
+/// Xᵀv for row-major X (n × p).
+fn xt_times(x: &[f64], p: usize, v: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; p];
+    for (row, &vi) in x.chunks_exact(p).zip(v) {
+        out.iter_mut().zip(row).for_each(|(o, x)| *o += x * vi);
     }
     out
 }
@@ -88,59 +101,23 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     let observed = if model.canonical() { None } else { Some(model.factor_observed(joint)?) };
     let parts = model.parts(joint);
     let (q, p, n) = (parts.s.q, parts.p, parts.obs.len());
+    let (obs, u, s) = (parts.obs, parts.u, parts.s);
     let lev = leverages(&parts);
-    let a: Vec<f64> = (0..n).map(|i| parts.obs[i].dw_fisher * lev[i]).collect();
+    let a: Vec<f64> = obs.iter().zip(&lev).map(|(t, l)| t.dw_fisher * l).collect();
+    let score: Vec<f64> = obs.iter().map(|t| t.score).collect();
     // ζ = M_O⁻¹ [ΛᵀZᵀa; Xᵀa]
-    let mut rhs = Mat::<f64>::zeros(q + if joint { p } else { 0 }, 1);
-    for i in 0..n {
-        for t in 0..parts.terms.len() {
-            let term = &parts.terms[t];
-            let o = parts.s.terms[t].start + term.codes[i] as usize * term.d;
-            ztilde(&parts, i, t).iter().enumerate().for_each(|(c, z)| rhs[(o + c, 0)] += a[i] * z);
-        }
-        if joint {
-            (0..p).for_each(|j| rhs[(q + j, 0)] += a[i] * parts.x[i * p + j]);
-        }
+    let lt_zta = model.lambda_t(&zt_times(&parts, &a));
+    let mut rhs = Mat::from_fn(q + if joint { p } else { 0 }, 1, |j, _| if j < q { lt_zta[j] } else { 0.0 });
+    if joint {
+        xt_times(parts.x, p, &a).iter().enumerate().for_each(|(j, v)| rhs[(q + j, 0)] = *v);
     }
-    let zts = zt_times(&parts, &parts.obs.iter().map(|t| t.score).collect::<Vec<_>>());
-    let (lam, u, terms, obs, x, s) = (parts.lambda, parts.u, parts.terms, parts.obs, parts.x, parts.s);
     model.solve_with(joint, observed.as_ref().unwrap_or(parts.l), &mut rhs);
     let zeta: Vec<f64> = (0..rhs.nrows()).map(|j| rhs[(j, 0)]).collect();
     // e = −2s + a − W_O(ZΛζᵤ + Xζᵦ)
-    let zb = {
-        let mut b = vec![0.0; q];
-        for (t, lm) in s.terms.iter().zip(lam) {
-            for level in 0..t.n_levels {
-                let o = t.start + level * t.d;
-                for r in 0..t.d {
-                    b[o + r] = (0..=r).map(|c| lm[r + c * t.d] * zeta[o + c]).sum();
-                }
-            }
-        }
-        b
-    };
-    let e: Vec<f64> = (0..n)
-        .map(|i| {
-            let mut lin: f64 = terms.iter().zip(&s.terms).map(|(t, l)| {
-                let o = l.start + t.codes[i] as usize * t.d;
-                (0..t.d).map(|r| t.z[i * t.d + r] * zb[o + r]).sum::<f64>()
-            }).sum();
-            if joint {
-                lin += (0..p).map(|j| x[i * p + j] * zeta[q + j]).sum::<f64>();
-            }
-            -2.0 * obs[i].score + a[i] - obs[i].w_obs * lin
-        })
-        .collect();
-    let zte = {
-        let mut out = vec![0.0; q];
-        for (i, &ei) in e.iter().enumerate() {
-            for (term, l) in terms.iter().zip(&s.terms) {
-                let o = l.start + term.codes[i] as usize * term.d;
-                (0..term.d).for_each(|r| out[o + r] += ei * term.z[i * term.d + r]);
-            }
-        }
-        out
-    };
+    let mut lin = if joint { parts.x.chunks_exact(p).map(|x| x.iter().zip(&zeta[q..]).map(|(x, z)| x * z).sum()).collect() } else { vec![0.0; n] };
+    z_times(&parts, &model.b_of(&zeta[..q]), &mut lin);
+    let e: Vec<f64> = (0..n).map(|i| -2.0 * score[i] + a[i] - obs[i].w_obs * lin[i]).collect();
+    let (zte, zts) = (zt_times(&parts, &e), zt_times(&parts, &score));
     let mut grad = Vec::new();
     for (t, tr) in s.terms.iter().zip(&traces) {
         let d = t.d;
@@ -156,7 +133,7 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
         }
     }
     if !joint {
-        grad.extend((0..p).map(|j| (0..n).map(|i| x[i * p + j] * e[i]).sum::<f64>()));
+        grad.extend(xt_times(parts.x, p, &e));
     }
     Ok(grad)
 }

@@ -27,8 +27,16 @@ pub const MODE_TOL: f64 = 1e-22;
 /// The same for finite differences of the gradient (the Hessian behind the standard errors),
 /// which divide the gradient's error by the step: the iteration goes on to rounding level.
 pub const MODE_TOL_TIGHT: f64 = 1e-32;
+/// A looser tolerance for the nAGQ = 0 stage that only finds a start for the Laplace fit: its
+/// gradient need only be good to ~1e-5 relative.
+pub const MODE_TOL_START: f64 = 1e-14;
 /// Below this decrement steps are taken whole (a decrease of h is then below rounding).
 const FULL_STEP: f64 = 1e-9;
+/// A Newton step taken from a decrement this small (relative to 1 + |h|) lands at the rounding
+/// level of the mode (Newton's error squares), so the point it reaches is accepted without a
+/// further step to confirm it. Only for canonical links, where the Fisher weights of the
+/// iteration are the observed ones: otherwise it is Fisher scoring, whose error falls linearly.
+const LAST_STEP: f64 = 1e-16;
 
 /// One system: its structure, cross-products, factor and selected inverse.
 #[derive(Clone)]
@@ -285,6 +293,7 @@ impl SparseGlmm {
         }
         let mut previous = f64::INFINITY;
         let mut current = false;
+        let canonical = self.canonical();
         for _ in 0..MAX_PIRLS {
             self.factor_at(joint, false)?;
             let sys = if joint { &self.joint } else { &self.u_sys };
@@ -297,7 +306,8 @@ impl SparseGlmm {
             // Newton converges quadratically: once the decrement stops falling fast it is at
             // the rounding level of the gradient and the mode is as accurate as it can be
             let stalled = decrement < FULL_STEP && decrement > 0.25 * previous;
-            if decrement <= self.mode_tol * (1.0 + h.abs()) || !decrement.is_finite() || stalled {
+            let squared = canonical && previous <= LAST_STEP * (1.0 + h.abs());
+            if decrement <= self.mode_tol * (1.0 + h.abs()) || !decrement.is_finite() || stalled || squared {
                 // the factor (and the family terms) are at u: no step was taken since
                 current = true;
                 break;
@@ -350,7 +360,7 @@ impl SparseGlmm {
     }
 
     /// Λᵀv per level (global order).
-    fn lambda_t(&self, v: &[f64]) -> Vec<f64> {
+    pub(crate) fn lambda_t(&self, v: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; v.len()];
         for (t, lam) in self.u_sys.s.terms.iter().zip(&self.lambda) {
             for level in 0..t.n_levels {
