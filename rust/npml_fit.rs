@@ -13,11 +13,14 @@ use crate::npml_model::{NpmlModel, NpmlParams};
 use crate::npml_ridge::{PointIssue, point_issues};
 use crate::npml_se::{NpmlSe, SeKind, information, invert_spd, standard_errors};
 use crate::optim::{OptimOptions, Start, fd_hessian_central, line_search, minimize, newton_direction};
+use crate::polish::{ROUNDING, full_step};
 
 /// Gradient (log-likelihood units) at which the quasi-Newton phase hands over to Newton.
 const BFGS_GTOL: f64 = 1e-6;
 /// Converged: every |∂ℓ/∂θ| at most this, or the Newton decrement below `DECREMENT_TOL`.
 const GTOL: f64 = 1e-6;
+/// (or below the rounding of ℓ itself, relative `ROUNDING`: with 100,000 observations no step
+/// can show a smaller increase).
 const DECREMENT_TOL: f64 = 1e-12;
 const POLISH_STEPS: usize = 8;
 /// Largest Newton step in any coordinate (a trust region against near-flat directions).
@@ -112,14 +115,26 @@ pub(crate) fn optimise_with(fg: &mut crate::optim::Objective, theta0: &[f64], ma
                 o.converged = true;
                 break;
             }
+            // ℓ is at its maximum to within its own rounding (a line search cannot see a smaller
+            // increase): converged; the whole Newton step is taken if it shrinks the gradient
+            let below_rounding = decrement <= ROUNDING * o.f.abs();
             let longest = dir.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             if longest > MAX_NEWTON_STEP {
                 dir.iter_mut().for_each(|v| *v *= MAX_NEWTON_STEP / longest);
             }
-            let Some((x, f, g, evals)) = line_search(fg, &o.theta, o.f, &o.grad, &dir, &lower, 1.0, 0.0)? else { break };
+            let step = if below_rounding {
+                o.converged = true;
+                full_step(fg, &o.theta, &o.grad, &dir, &lower)?
+            } else {
+                line_search(fg, &o.theta, o.f, &o.grad, &dir, &lower, 1.0, 0.0)?
+            };
+            let Some((x, f, g, evals)) = step else { break };
             (o.theta, o.f, o.grad) = (x, f, g);
             o.evaluations += evals;
             o.iterations += 1;
+            if below_rounding {
+                break;
+            }
         }
     }
     o.converged |= small(&o.grad, GTOL);

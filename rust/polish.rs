@@ -73,10 +73,10 @@ pub fn polish(obj: &mut dyn Polishable, res: &mut OptimResult, lower: &[f64], op
     Ok((hessian, decrement))
 }
 
-type Step = (Vec<f64>, f64, Vec<f64>, usize);
+pub(crate) type Step = (Vec<f64>, f64, Vec<f64>, usize);
 
 /// x + dir (projected) when its projected gradient is smaller than at x.
-fn full_step(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x: &[f64], g: &[f64], dir: &[f64], lower: &[f64]) -> Result<Option<Step>> {
+pub(crate) fn full_step(fg: &mut dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)>, x: &[f64], g: &[f64], dir: &[f64], lower: &[f64]) -> Result<Option<Step>> {
     let xt: Vec<f64> = x.iter().zip(dir).zip(lower).map(|((x, d), l)| (x + d).max(*l)).collect();
     let Ok((f, gt)) = fg(&xt) else { return Ok(None) };
     let better = max_projected_grad(&xt, &gt, lower) < max_projected_grad(x, g, lower);
