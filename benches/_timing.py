@@ -6,6 +6,7 @@ Every runner returns a dict with ``median`` and ``min`` (seconds, warm-up exclud
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -263,3 +264,15 @@ def engine_table(results: dict[str, dict | None], base: str = "glmmx") -> str:
         rows.append([name, r.get("nagq"), fmt_time(r.get("median")), fmt_time(r.get("min")), r.get("n"),
                      ratio(r, results.get(base)), ll, conv])
     return table(rows, ["engine", "nagq", "median", "min", "repeats", f"÷ {base}", "loglik", "converged"])
+
+
+def arguments(doc: str, *, engines: bool = True) -> argparse.ArgumentParser:
+    """The command line every timing script shares: ``--format``, ``--show`` and, where lme4 and
+    glmm run side by side (``engines``), ``--no-r`` and ``--no-glmm``; scripts add their own."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if engines:
+        p.add_argument("--no-r", action="store_true", help="do not time lme4")
+        p.add_argument("--no-glmm", action="store_true", help="do not time glmm")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--show", metavar="JSON", help="print a saved --format json run instead of running")
+    return p

@@ -8,7 +8,6 @@ lme4 is installed) and the PyPI package glmm (at the nearest odd nagq it accepts
 
 from __future__ import annotations
 
-import argparse
 
 import _data
 import _timing as T
@@ -50,7 +49,7 @@ def text(res: dict) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = T.arguments(__doc__)
     p.add_argument("--model", default="glmer", choices=["glmer"])
     p.add_argument("--data", default="HR", help="HR, cbpp, muscatine, sim:<n_obs>, or a CSV/parquet path")
     p.add_argument("--formula", default=_data.HR_FORMULA)
@@ -61,10 +60,6 @@ def main(argv=None):
                    help="seconds after which lme4 and glmm stop repeating (never before 3 repeats)")
     p.add_argument("--group-weights", help="column of cluster frequencies (glmmx only)")
     p.add_argument("--glmm-formula", help="formula for glmm when its syntax differs (cbind of two columns)")
-    p.add_argument("--no-r", action="store_true", help="do not time lme4")
-    p.add_argument("--no-glmm", action="store_true", help="do not time glmm")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--show", metavar="JSON", help="print a saved --format json run instead of running")
     args = p.parse_args(argv)
     T.report(args, run, text)
 

@@ -8,7 +8,6 @@ alternate), the difference of the medians, and glmmx's own cumulative time from
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -54,11 +53,9 @@ def text(res: dict) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = T.arguments(__doc__, engines=False)
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--python", default=sys.executable, help="interpreter to time (default: this one)")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--show", metavar="JSON", help="print a saved --format json run instead of running")
     args = p.parse_args(argv)
     T.report(args, run, text)
 

@@ -13,7 +13,6 @@ reaches the long data's log-likelihood. Last, how the nagq = k log-likelihood se
 
 from __future__ import annotations
 
-import argparse
 import warnings
 
 import _data
@@ -76,13 +75,9 @@ def text(res: dict) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = T.arguments(__doc__)
     p.add_argument("--repeat", type=int, default=10, help="timed repeats per fit (after one warm-up)")
     p.add_argument("--r-budget", type=float, default=60.0, help="seconds after which lme4 stops repeating (min. 3)")
-    p.add_argument("--no-r", action="store_true", help="do not time lme4")
-    p.add_argument("--no-glmm", action="store_true", help="do not time glmm")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--show", metavar="JSON", help="print a saved --format json run instead of running")
     args = p.parse_args(argv)
     T.report(args, run, text)
 

@@ -10,7 +10,6 @@ binomial log-likelihood (lme4 issue #161), so for cbind() responses it is added 
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import _data
@@ -101,12 +100,8 @@ def text(res: dict) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = T.arguments(__doc__)
     p.add_argument("--repeat", type=int, default=20, help="timed repeats per fit and engine (after one warm-up)")
-    p.add_argument("--no-r", action="store_true", help="do not time lme4")
-    p.add_argument("--no-glmm", action="store_true", help="do not time glmm")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--show", metavar="JSON", help="print a saved --format json run instead of running")
     args = p.parse_args(argv)
     T.report(args, run, text)
 

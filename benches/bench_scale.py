@@ -102,7 +102,7 @@ def text(res: dict) -> str:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = T.arguments(__doc__, engines=False)
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     p.add_argument("--nagq", type=int, nargs="+", default=[1, 10])
     p.add_argument("--engines", nargs="+", default=["glmmx", "lme4", "glmm"], choices=["glmmx", "lme4", "glmm"])
@@ -111,8 +111,6 @@ def main(argv=None):
     p.add_argument("--r-max-n", type=int, default=100_000,
                    help="skip lme4 above this many rows (2026-11-24: a 1M-row Laplace fit took 4 min)")
     p.add_argument("--no-named", action="store_true", help="leave out the two named cases")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--show", metavar="JSON", help="print a saved --format json run instead of running")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

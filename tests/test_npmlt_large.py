@@ -4,7 +4,9 @@ as "not converged" (which also sent it through twelve restarts to the same optim
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -12,19 +14,13 @@ import glmmx as gx
 from glmmx.exceptions import ConvergenceWarning, FitWarning
 
 
-def four_point_study(n_clusters=20_000, per=5, seed=7):
-    """Q = 4 cumulative logit, a 4-point random intercept, two covariates (benches/bench_npmlt.py's study)."""
-    import polars as pl
-
-    rng = np.random.default_rng(seed)
-    ids = np.repeat(np.arange(n_clusters), per)
-    x = rng.normal(size=ids.size)
-    g = (ids % 2).astype(float)
-    support, mass = np.array([-2.5, -0.5, 1.0, 3.0]), np.array([0.2, 0.35, 0.3, 0.15])
-    b = (support - mass @ support)[rng.choice(4, size=n_clusters, p=mass)][ids]
-    eta = np.array([-1.5, 0.0, 1.5])[None, :] - (0.8 * x + 0.5 * g + b)[:, None]
-    y = 1 + (rng.uniform(size=ids.size)[:, None] > 1 / (1 + np.exp(-eta))).sum(axis=1)
-    return pl.DataFrame({"id": ids, "y": y, "x": x, "g": g})
+def four_point_study():
+    """benches/bench_npmlt.py's simulated study: Q = 4 cumulative logit, a 4-point random
+    intercept, two covariates, 100,000 rows in 20,000 clusters."""
+    spec = importlib.util.spec_from_file_location("bench_npmlt", Path(__file__).resolve().parents[1] / "benches" / "bench_npmlt.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.simulated()
 
 
 def test_a_maximum_within_the_rounding_of_a_large_likelihood_is_converged():
