@@ -19,8 +19,8 @@ use crate::polish::{ROUNDING, full_step};
 const BFGS_GTOL: f64 = 1e-6;
 /// Converged: every |∂ℓ/∂θ| at most this, or the Newton decrement below `DECREMENT_TOL`.
 const GTOL: f64 = 1e-6;
-/// (or below the rounding of ℓ itself, relative `ROUNDING`: with 100,000 observations no step
-/// can show a smaller increase).
+/// Newton decrement (ℓ units) at which a fit is converged; so is one below the rounding of ℓ
+/// itself (relative `ROUNDING`), since with 100,000 observations no step can show less.
 const DECREMENT_TOL: f64 = 1e-12;
 const POLISH_STEPS: usize = 8;
 /// Largest Newton step in any coordinate (a trust region against near-flat directions).
