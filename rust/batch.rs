@@ -49,6 +49,12 @@ impl ReplicateFit {
     }
 }
 
+/// The row of a GLMM replicate (one or several grouping factors): β̂ with its standard errors,
+/// θ̂, and ℓ = −deviance / 2.
+pub fn glmm_row(beta: Vec<f64>, theta: Vec<f64>, deviance: f64, vcov_beta: &Mat<f64>, converged: bool, message: String) -> ReplicateFit {
+    ReplicateFit { std_errors: std_errors(vcov_beta), estimates: beta, parameters: theta, loglik: -0.5 * deviance, converged, message }
+}
+
 /// Standard errors of β̂: the square roots of the diagonal of its covariance matrix.
 pub fn std_errors(vcov_beta: &Mat<f64>) -> Vec<f64> {
     (0..vcov_beta.nrows()).map(|i| vcov_beta[(i, i)].sqrt()).collect()

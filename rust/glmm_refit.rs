@@ -1,7 +1,7 @@
 //! A fitted GLMM as a [`Refit`]: every replicate starts from the original estimates and
 //! conditional modes, and returns β̂ with standard errors, θ̂ and the log-likelihood.
 
-use crate::batch::{ReplicateFit, Refit, std_errors};
+use crate::batch::{ReplicateFit, Refit, glmm_row};
 use crate::fit::{FitOptions, fit};
 use crate::glmm::GlmmModel;
 
@@ -35,14 +35,7 @@ impl Refit for GlmmRefit {
             return ReplicateFit::failed(p, nt, e.to_string());
         }
         self.model.modes.copy_from_slice(&self.modes0);
-        let fitted = fit(&mut self.model, &self.opts).map(|f| ReplicateFit {
-            std_errors: std_errors(&f.vcov_beta),
-            estimates: f.beta,
-            parameters: f.theta,
-            loglik: -0.5 * f.deviance,
-            converged: f.converged,
-            message: f.message,
-        });
+        let fitted = fit(&mut self.model, &self.opts).map(|f| glmm_row(f.beta, f.theta, f.deviance, &f.vcov_beta, f.converged, f.message));
         ReplicateFit::from_result(fitted, p, nt)
     }
 }

@@ -4,7 +4,7 @@
 //! family's draw for a GLMM). Each replicate's fit rebuilds the model from the shared design
 //! and starts at the original estimates.
 
-use crate::batch::{ReplicateFit, Refit, std_errors};
+use crate::batch::{ReplicateFit, Refit, glmm_row, std_errors};
 use crate::blocked::ReTermData;
 use crate::error::{Error, Result};
 use crate::family::{Family, Link};
@@ -155,14 +155,7 @@ impl Refit for SparseGlmmRefit {
         let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
         let fitted = SparseGlmm::new(y, &data.m, &data.offset, &d.x, d.p, d.terms.clone(), data.family, data.link)
             .and_then(|mut model| fit_sparse(&mut model, &self.opts))
-            .map(|f| ReplicateFit {
-                std_errors: std_errors(&f.vcov_beta),
-                estimates: f.beta,
-                parameters: f.theta,
-                loglik: -0.5 * f.deviance,
-                converged: f.converged,
-                message: f.message,
-            });
+            .map(|f| glmm_row(f.beta, f.theta, f.deviance, &f.vcov_beta, f.converged, f.message));
         ReplicateFit::from_result(fitted, p, nt)
     }
 }
