@@ -16,7 +16,8 @@ use crate::polish::{ByDifferences, polish, verdict};
 use faer::Mat;
 
 
-/// Options of a fit (defaults live in Python).
+/// Options of a GLMM fit, with one grouping factor (`fit`) or several
+/// (`glmm_sparse_fit::fit`); defaults live in Python.
 #[derive(Clone, Debug)]
 pub struct FitOptions {
     pub n_agq: usize,

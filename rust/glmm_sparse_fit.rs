@@ -6,6 +6,7 @@
 
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::error::{Error, Result};
+use crate::fit::FitOptions;
 use crate::glmm_shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
 use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
 use crate::polish::{ByDifferences, Polishable, polish, verdict};
@@ -17,15 +18,6 @@ use faer::{Mat, Side};
 /// land near the optimum; for an nAGQ = 0 fit the polish takes it the rest of the way.
 const STAGE1_DTOL: f64 = 1e-1;
 const STAGE1_DTOL_FINAL: f64 = 1e-8;
-
-/// Options of a fit (defaults live in Python).
-#[derive(Clone, Debug)]
-pub struct SparseFitOptions {
-    pub n_agq: usize,
-    pub max_iter: usize,
-    pub theta0: Option<Vec<f64>>,
-    pub beta0: Option<Vec<f64>>,
-}
 
 /// Everything a fit produces.
 #[derive(Clone, Debug)]
@@ -54,7 +46,7 @@ pub struct SparseGlmmFit {
 type Fg<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
 
 /// Fit the model.
-pub fn fit(model: &mut SparseGlmm, opts: &SparseFitOptions) -> Result<SparseGlmmFit> {
+pub fn fit(model: &mut SparseGlmm, opts: &FitOptions) -> Result<SparseGlmmFit> {
     let (nt, p) = (model.n_theta(), model.p);
     let lower_theta = model.theta_lower();
     let theta0 = opts.theta0.clone().unwrap_or_else(|| lower_theta.iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect());

@@ -8,7 +8,8 @@ use crate::batch::{ReplicateFit, Refit, glmm_row, std_errors};
 use crate::blocked::ReTermData;
 use crate::error::{Error, Result};
 use crate::family::{Family, Link};
-use crate::glmm_sparse_fit::{SparseFitOptions, fit as fit_sparse};
+use crate::fit::FitOptions;
+use crate::glmm_sparse_fit::fit as fit_sparse;
 use crate::lmm::LmmModel;
 use crate::lmm_fit::{LmmFitOptions, fit as fit_lmm};
 use crate::pirls_sparse::SparseGlmm;
@@ -142,7 +143,7 @@ impl Refit for LmmRefit {
 #[derive(Clone)]
 pub struct SparseGlmmRefit {
     pub data: GlmmData,
-    pub opts: SparseFitOptions,
+    pub opts: FitOptions,
 }
 
 impl Refit for SparseGlmmRefit {

@@ -5,7 +5,8 @@ use super::{ModelSpecError, Progress, fortran, mat_out, run_batch, run_detached,
 use crate::blocked::ReTermData;
 use crate::error::Error;
 use crate::family::{Family, Link};
-use crate::glmm_sparse_fit::{SparseFitOptions, SparseGlmmFit};
+use crate::fit::FitOptions;
+use crate::glmm_sparse_fit::SparseGlmmFit;
 use crate::lmm::LmmModel;
 use crate::lmm_fit::{LmmFit, LmmFitOptions};
 use crate::lmm_refit::{GlmmData, LmmData, LmmRefit, SharedDesign, SparseGlmmRefit};
@@ -225,7 +226,7 @@ impl PySparseGlmm {
         if n_agq > 1 {
             return Err(ModelSpecError::new_err("n_agq > 1 needs a single grouping factor; use n_agq = 0 or 1"));
         }
-        let opts = SparseFitOptions { n_agq, max_iter, theta0, beta0 };
+        let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
         let model = &mut self.inner;
         let result = run_detached(py, threads, move || crate::glmm_sparse_fit::fit(model, &opts))?;
         PySparseGlmmFit::new(py, result)
@@ -422,7 +423,7 @@ pub(super) fn refit_glmm_sparse_many<'py>(
 ) -> PyResult<Py<PyAny>> {
     let data = glmm_data(&m, &offset, &x, &codes, &n_levels, &z, family, link)?;
     let (n, p, nt) = (x.shape()[0], data.design.p, theta.len());
-    let opts = SparseFitOptions { n_agq, max_iter, theta0: Some(theta.clone()), beta0: Some(beta.clone()) };
+    let opts = FitOptions { n_agq, max_iter, theta0: Some(theta.clone()), beta0: Some(beta.clone()) };
     let refit = SparseGlmmRefit { data, opts };
     let draw = glmm_simulator(&refit.data, theta, beta, seed, first);
     run_batch(py, &refit, n, responses, nsim, threads, progress, || refit.data.check_simulable(), draw, (p, nt))
