@@ -104,6 +104,15 @@ def test_missing_values_are_dropped_counted_and_reported(data):
     assert f"{n_missing} rows with missing values dropped" in fit.summary()
 
 
+def test_random_effects_header_with_a_group_name_shorter_than_groups(data):
+    """lme4 pads the Groups column to its header: ' Groups Name', never a header cut into
+    by a short grouping factor's name (as ' Groupsame')."""
+    lines = gx.glmer("y ~ x + (1 | g)", data=data).summary().splitlines()
+    block = lines[lines.index("Random effects:") + 1 :]
+    assert block[0].split() == ["Groups", "Name", "Variance", "Std.Dev."]
+    assert block[1].split()[:2] == ["g", "(Intercept)"]
+
+
 def test_nan_counts_as_missing(data):
     holes = data.with_columns(x=pl.when(pl.int_range(pl.len()) == 3).then(float("nan")).otherwise(pl.col("x")))
     assert gx.glmer("y ~ x + (1 | g)", data=holes).n_dropped == 1

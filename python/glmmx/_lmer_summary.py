@@ -6,7 +6,7 @@ import math
 import textwrap
 
 from glmmx._print import SIGNIF_LEGEND, format_num, format_pval, named_vector, r_quantile, signif_stars, table
-from glmmx._summary import _correlation
+from glmmx._summary import _correlation, random_effects_lines
 
 
 def _title(fit, summary: bool) -> list[str]:
@@ -22,44 +22,6 @@ def _criterion(fit, decimals: int | None) -> list[str]:
     values = [fit.aic, fit.bic, fit.loglik, -2.0 * fit.loglik]
     shown = [f"{v:.{decimals if decimals is not None else 1}f}" for v in values]
     return named_vector(["AIC", "BIC", "logLik", "deviance", "df.resid"], shown + [str(fit.df_resid)])
-
-
-def random_effects_lines(fit, variances: bool, residual: bool = True) -> list[str]:
-    """The 'Random effects:' block for any number of terms (Groups, Name, Variance, Std.Dev.,
-    Corr), with the residual row of a linear mixed model."""
-    vc = fit.varcorr()
-    groups, names, var, sd, corr = [], [], [], [], []
-    for term in fit.re.terms:
-        rows = vc.filter(vc["group"] == term.name)
-        diag = rows.filter(rows["var2"] == "")
-        off = rows.filter(rows["var2"] != "")
-        for i, name in enumerate(term.columns):
-            groups.append(term.name if i == 0 else "")
-            names.append(name)
-            var.append(float(diag["vcov"][i]))
-            sd.append(float(diag["sdcor"][i]))
-            cors = [float(off.filter((off["var1"] == term.columns[k]) & (off["var2"] == name))["sdcor"][0]) for k in range(i)]
-            corr.append(" ".join(f"{c:.2f}" if math.isfinite(c) else "NaN" for c in cors))
-    if residual:
-        res = vc.filter(vc["group"] == "Residual")
-        groups.append("Residual")
-        names.append("")
-        var.append(float(res["vcov"][0]))
-        sd.append(float(res["sdcor"][0]))
-        corr.append("")
-    columns = [("Name", names)]
-    if variances:
-        columns.append(("Variance", format_num(var, 4)))
-    columns.append(("Std.Dev.", format_num(sd, 4)))
-    if any(corr):
-        width = max(len(c) for c in corr)
-        columns.append(("Corr", [c.rjust(width) if c else "" for c in corr]))
-    pad = max(len("Groups"), max(len(g) for g in groups))
-    groups = [g.ljust(pad) for g in groups]
-    lines = table(groups, columns, left=list(range(len(columns))), indent=" ").split("\n")
-    lines[0] = " " + "Groups".ljust(pad) + lines[0][1 + pad :]
-    counts = "; ".join(f"{g}, {n}" for g, n in fit.re.n_levels_by_group().items())
-    return ["Random effects:"] + lines + [f"Number of obs: {fit.nobs}, groups:  {counts}"]
 
 
 def _cs_format(values: list[float], digits: int = 4) -> list[str]:

@@ -31,8 +31,9 @@ def _ic_table(fit, decimals: int | None) -> list[str]:
     return named_vector(["AIC", "BIC", "logLik", "deviance", "df.resid"], cells)
 
 
-def _random_effects(fit, variances: bool) -> list[str]:
-    """The 'Random effects:' block: Groups, Name, (Variance,) Std.Dev., Corr."""
+def random_effects_lines(fit, variances: bool, residual: bool = True) -> list[str]:
+    """The 'Random effects:' block for any number of terms (Groups, Name, Variance, Std.Dev.,
+    Corr), with the residual row of a linear mixed model."""
     vc = fit.varcorr()
     groups, names, var, sd, corr = [], [], [], [], []
     for term in fit.re.terms:
@@ -46,17 +47,26 @@ def _random_effects(fit, variances: bool) -> list[str]:
             sd.append(float(diag["sdcor"][i]))
             cors = [float(off.filter((off["var1"] == term.columns[k]) & (off["var2"] == name))["sdcor"][0]) for k in range(i)]
             corr.append(" ".join(f"{c:.2f}" if math.isfinite(c) else "NaN" for c in cors))
+    if residual:
+        res = vc.filter(vc["group"] == "Residual")
+        groups.append("Residual")
+        names.append("")
+        var.append(float(res["vcov"][0]))
+        sd.append(float(res["sdcor"][0]))
+        corr.append("")
     columns = [("Name", names)]
     if variances:
-        columns.append(("Variance", [s.strip() for s in format_num(var, 4)]))
-    columns.append(("Std.Dev.", [s.strip() for s in format_num(sd, 4)]))
+        columns.append(("Variance", format_num(var, 4)))
+    columns.append(("Std.Dev.", format_num(sd, 4)))
     if any(corr):
-        columns.append(("Corr", corr))
+        width = max(len(c) for c in corr)
+        columns.append(("Corr", [c.rjust(width) if c else "" for c in corr]))
+    pad = max(len("Groups"), max(len(g) for g in groups))
+    groups = [g.ljust(pad) for g in groups]
     lines = table(groups, columns, left=list(range(len(columns))), indent=" ").split("\n")
-    lines[0] = " Groups" + lines[0][7:] if lines[0].startswith(" " * 7) else lines[0]
-    header_pad = max(len("Groups"), max(len(g) for g in groups))
-    lines[0] = " " + "Groups".ljust(header_pad) + lines[0][1 + header_pad:]
-    return ["Random effects:"] + lines + [f"Number of obs: {fit.nobs}, groups:  {fit.re.group}, {fit.ngroups}"]
+    lines[0] = " " + "Groups".ljust(pad) + lines[0][1 + pad :]
+    counts = "; ".join(f"{g}, {n}" for g, n in fit.re.n_levels_by_group().items())
+    return ["Random effects:"] + lines + [f"Number of obs: {fit.nobs}, groups:  {counts}"]
 
 
 def _correlation(fit) -> list[str]:
@@ -97,7 +107,7 @@ def glmer_summary(fit) -> str:
     resid = fit.residuals("pearson")
     q = format_num(r_quantile(resid, [0, 0.25, 0.5, 0.75, 1]), 4)
     lines += ["Scaled residuals: "] + named_vector(["Min", "1Q", "Median", "3Q", "Max"], q) + [""]
-    lines += _random_effects(fit, variances=True) + [""]
+    lines += random_effects_lines(fit, variances=True, residual=False) + [""]
     ct = fit.coef_table()
     lines += ["Fixed effects:"] + coef_lines(
         fit.x_names, ct["estimate"].to_list(), ct["std_error"].to_list(), ct["z_value"].to_list(), ct["p_value"].to_list(), "z value", "Pr(>|z|)"
@@ -111,7 +121,7 @@ def glmer_summary(fit) -> str:
 
 def glmer_print(fit) -> str:
     """lme4's ``print(glmerMod)`` layout."""
-    lines = _method_title(fit) + _ic_table(fit, 4) + _random_effects(fit, variances=False)
+    lines = _method_title(fit) + _ic_table(fit, 4) + random_effects_lines(fit, variances=False, residual=False)
     values = [s.strip() for s in format_num(list(fit.beta), 4)]
     lines += ["Fixed Effects:"] + named_vector(list(fit.x_names), values, gap=2)
     notes = _notes(fit)

@@ -114,28 +114,11 @@ class GlmerCrossedResult(GlmerResult):
         return eta if type == "link" else _linkinv(self.link, eta)
 
     def summary(self) -> str:
-        from glmmx._lmer_summary import random_effects_lines
-        from glmmx._print import coef_lines, format_num, named_vector, r_quantile
-        from glmmx._summary import _correlation, _ic_table, _method_title, _notes
+        from glmmx._summary import glmer_summary
 
-        lines = _method_title(self) + [""] + _ic_table(self, 1) + [""]
-        q = format_num(r_quantile(self.residuals("pearson"), [0, 0.25, 0.5, 0.75, 1]), 4)
-        lines += ["Scaled residuals: "] + named_vector(["Min", "1Q", "Median", "3Q", "Max"], q) + [""]
-        lines += random_effects_lines(self, variances=True, residual=False) + [""]
-        ct = self.coef_table()
-        lines += ["Fixed effects:"] + coef_lines(
-            self.x_names, ct["estimate"].to_list(), ct["std_error"].to_list(), ct["z_value"].to_list(), ct["p_value"].to_list(), "z value", "Pr(>|z|)"
-        )
-        lines += _correlation(self)
-        notes = _notes(self)
-        return "\n".join(lines + ([""] + notes if notes else []))
+        return glmer_summary(self)
 
     def __repr__(self) -> str:
-        from glmmx._lmer_summary import random_effects_lines
-        from glmmx._print import format_num, named_vector
-        from glmmx._summary import _ic_table, _method_title, _notes
+        from glmmx._summary import glmer_print
 
-        lines = _method_title(self) + _ic_table(self, 4) + random_effects_lines(self, variances=False, residual=False)
-        values = [s.strip() for s in format_num(list(self.beta), 4)]
-        lines += ["Fixed Effects:"] + named_vector(list(self.x_names), values, gap=2)
-        return "\n".join(lines + _notes(self))
+        return glmer_print(self)

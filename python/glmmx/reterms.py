@@ -59,6 +59,9 @@ class ReStructure:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c for t in self.terms for c in t.columns)
 
+    def n_levels_by_group(self) -> dict[str, int]:
+        return {self.group: self.n_levels}
+
     def lambda_(self, theta: np.ndarray) -> np.ndarray:
         """Λ(θ), d × d lower triangular."""
         lam = np.zeros((self.d, self.d))
