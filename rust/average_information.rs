@@ -6,6 +6,7 @@
 //! penalised least-squares fit of vₖ — one multi-column solve with the factor at hand.
 
 use crate::blocked::{ReTermData, TermLayout};
+use crate::re_products::{add_z_times, lambda_t_times, lambda_times, x_times, xt_times, zt_times};
 use faer::Mat;
 
 /// What the products need at the current θ.
@@ -30,63 +31,40 @@ pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>,
     let (n, p, q) = (inp.w.len(), inp.p, inp.u.len());
     let nt: usize = inp.layouts.iter().map(|l| l.n_theta()).sum();
     let mut v = Mat::<f64>::zeros(n, nt);
+    let mut sol = Mat::<f64>::zeros(q + p, nt);
     let mut k = 0;
-    for (term, (l, lam)) in inp.terms.iter().zip(inp.layouts.iter().zip(inp.lambda)) {
+    let mut wv = vec![0.0; n];
+    for (t, (l, lam)) in inp.layouts.iter().zip(inp.lambda).enumerate() {
         let d = l.d;
         for c in 0..d {
             for r in c..d {
-                let col = v.col_as_slice_mut(k);
-                for (i, vi) in col.iter_mut().enumerate() {
-                    let o = l.start + term.codes[i] as usize * d;
-                    let z = &term.z[i * d..(i + 1) * d];
-                    let zl: f64 = (c..d).map(|m| z[m] * lam[m + c * d]).sum();
-                    *vi = z[r] * inp.u[o + c] + zl * inp.g[o + r];
+                // vₖ = Z wₖ, wₖ = Eₖû + ΛEₖᵀ(ZᵀW res): nonzero on term t's levels only
+                let mut wk = vec![0.0; q];
+                for o in (l.start..l.start + d * l.n_levels).step_by(d) {
+                    wk[o + r] += inp.u[o + c];
+                    (c..d).for_each(|m| wk[o + m] += lam[m + c * d] * inp.g[o + r]);
                 }
+                add_z_times(&inp.terms[t..=t], &inp.layouts[t..=t], &wk, v.col_as_slice_mut(k));
+                wv.iter_mut().zip(v.col_as_slice(k)).zip(inp.w).for_each(|((o, v), w)| *o = w * v);
+                let lzt = lambda_t_times(inp.layouts, inp.lambda, &zt_times(inp.terms, inp.layouts, q, &wv));
+                let xt = xt_times(inp.x, p, &wv);
+                let dst = sol.col_as_slice_mut(k);
+                dst[..q].copy_from_slice(&lzt);
+                dst[q..].copy_from_slice(&xt);
                 k += 1;
             }
-        }
-    }
-    let mut sol = Mat::<f64>::zeros(q + p, nt);
-    for i in 0..n {
-        for (term, (l, lam)) in inp.terms.iter().zip(inp.layouts.iter().zip(inp.lambda)) {
-            let d = l.d;
-            let o = l.start + term.codes[i] as usize * d;
-            let z = &term.z[i * d..(i + 1) * d];
-            for c in 0..d {
-                let a: f64 = (c..d).map(|m| lam[m + c * d] * z[m]).sum();
-                (0..nt).for_each(|k| sol[(o + c, k)] += inp.w[i] * v[(i, k)] * a);
-            }
-        }
-        for j in 0..p {
-            let x = inp.x[i * p + j];
-            (0..nt).for_each(|k| sol[(q + j, k)] += inp.w[i] * v[(i, k)] * x);
         }
     }
     solve(&mut sol);
     let mut pv = Mat::<f64>::zeros(n, nt);
     for k in 0..nt {
-        let col: Vec<f64> = (0..q + p).map(|j| sol[(j, k)]).collect();
-        let fit = fitted(inp, &col[..q], &col[q..]);
+        let col = sol.col_as_slice(k);
+        let mut fit = x_times(inp.x, p, &col[q..]);
+        add_z_times(inp.terms, inp.layouts, &lambda_times(inp.layouts, inp.lambda, &col[..q]), &mut fit);
         let dst = pv.col_as_slice_mut(k);
-        (0..n).for_each(|i| dst[i] = inp.w[i] * (v[(i, k)] - fit[i]));
+        dst.iter_mut().zip(v.col_as_slice(k)).zip(fit.iter().zip(inp.w)).for_each(|((o, v), (f, w))| *o = w * (v - f));
     }
     (v, pv)
-}
-
-/// Xβ + ZΛu for the rows of `inp`.
-fn fitted(inp: &AiInputs, u: &[f64], beta: &[f64]) -> Vec<f64> {
-    let p = inp.p;
-    let mut out: Vec<f64> = (0..inp.w.len()).map(|i| inp.x[i * p..(i + 1) * p].iter().zip(beta).map(|(x, b)| x * b).sum()).collect();
-    for (term, (l, lam)) in inp.terms.iter().zip(inp.layouts.iter().zip(inp.lambda)) {
-        let d = l.d;
-        for (i, o_i) in out.iter_mut().enumerate() {
-            let o = l.start + term.codes[i] as usize * d;
-            let z = &term.z[i * d..(i + 1) * d];
-            // zᵀΛu for this level
-            *o_i += (0..d).map(|r| z[r] * (0..=r).map(|c| lam[r + c * d] * u[o + c]).sum::<f64>()).sum::<f64>();
-        }
-    }
-    out
 }
 
 /// ½(vₖᵀPvₗ + vₗᵀPvₖ).
@@ -136,3 +114,53 @@ pub fn add_sigma_curvature(layouts: &[TermLayout], lambda: &[Vec<f64>], gradient
 }
 
 
+
+/// Λ of each term (column-major d × d, lower triangular) from θ.
+pub fn lambda_from_theta(layouts: &[TermLayout], theta: &[f64]) -> Vec<Vec<f64>> {
+    layouts
+        .iter()
+        .map(|l| {
+            let d = l.d;
+            let mut lam = vec![0.0; d * d];
+            let mut k = l.theta_start;
+            for c in 0..d {
+                for r in c..d {
+                    lam[r + c * d] = theta[k];
+                    k += 1;
+                }
+            }
+            lam
+        })
+        .collect()
+}
+
+/// The θ that a step δ in θ reaches when it is taken on the covariance scale: Σ + dΣ with
+/// dΣ = dΛΛᵀ + ΛdΛᵀ (dΛ from δ) per term, refactored as Λ′Λ′ᵀ. A scalar term whose variance
+/// the step would make negative lands on its bound 0; None when a vector term's Σ + dΣ is
+/// not positive definite or a term's Λ is (nearly) singular.
+pub fn covariance_scale_target(layouts: &[TermLayout], theta: &[f64], delta: &[f64]) -> Option<Vec<f64>> {
+    let lam = lambda_from_theta(layouts, theta);
+    let dlam = lambda_from_theta(layouts, delta);
+    let mut out = Vec::with_capacity(theta.len());
+    for (l, (lm, dl)) in layouts.iter().zip(lam.iter().zip(&dlam)) {
+        let d = l.d;
+        let diag_max = (0..d).map(|i| lm[i + i * d].abs()).fold(0.0, f64::max);
+        if (0..d).any(|i| lm[i + i * d].abs() <= 1e-6 * diag_max.max(1e-300)) {
+            return None;
+        }
+        if d == 1 {
+            let var = lm[0] * lm[0] + 2.0 * lm[0] * dl[0];
+            out.push(var.max(0.0).sqrt());
+            continue;
+        }
+        let sigma = Mat::from_fn(d, d, |i, j| (0..d).map(|k| lm[i + k * d] * lm[j + k * d] + dl[i + k * d] * lm[j + k * d] + lm[i + k * d] * dl[j + k * d]).sum::<f64>());
+        let chol = sigma.llt(faer::Side::Lower).ok()?;
+        let lnew = chol.L();
+        for c in 0..d {
+            for r in c..d {
+                out.push(lnew[(r, c)]);
+            }
+        }
+    }
+    Some(out)
+}

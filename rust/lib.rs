@@ -38,6 +38,7 @@ pub mod par;
 pub mod pirls;
 pub mod pirls_sparse;
 pub mod polish;
+pub mod re_products;
 pub mod remat;
 pub mod rng;
 pub mod satterthwaite;

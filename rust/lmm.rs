@@ -17,6 +17,7 @@ use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, sol
 use crate::average_information::{AiInputs, add_sigma_curvature, products, symmetric_gram};
 use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
+use crate::re_products::{add_z_times, lambda_times, x_times, zt_times};
 use faer::Mat;
 
 /// A linear mixed model with its data, the symbolic factorisation and the workspaces.
@@ -51,6 +52,8 @@ pub struct State {
     pub logdet_m: f64,
     /// log|RX|²
     pub logdet_x: f64,
+    /// Xβ + ZΛu
+    pub fitted: Vec<f64>,
 }
 
 impl LmmModel {
@@ -149,9 +152,9 @@ impl LmmModel {
         self.update_l()?;
         let solution = solve(&self.structure, &self.l);
         let (logdet_m, logdet_x) = logdets(&self.structure, &self.l);
-        let mut state = State { theta: theta.to_vec(), solution, pwrss: 0.0, logdet_m, logdet_x };
-        state.pwrss = self.pwrss(&state.solution);
-        self.state = state;
+        let fitted = self.fitted_from(&solution);
+        let pwrss = self.pwrss(&fitted, &solution);
+        self.state = State { theta: theta.to_vec(), solution, pwrss, logdet_m, logdet_x, fitted };
         Ok(())
     }
 
@@ -172,22 +175,7 @@ impl LmmModel {
 
     /// b = Λu for every level of every term (global order), at the last θ.
     pub fn b(&self) -> Vec<f64> {
-        self.b_from(&self.state.solution)
-    }
-
-    fn b_from(&self, solution: &[f64]) -> Vec<f64> {
-        let u = &solution[..self.structure.q];
-        let mut b = vec![0.0; u.len()];
-        for (t, lam) in self.structure.terms.iter().zip(&self.lambda) {
-            let d = t.d;
-            for level in 0..t.n_levels {
-                let o = t.start + level * d;
-                for r in 0..d {
-                    b[o + r] = (0..=r).map(|c| lam[r + c * d] * u[o + c]).sum();
-                }
-            }
-        }
-        b
+        lambda_times(&self.structure.terms, &self.lambda, &self.state.solution[..self.structure.q])
     }
 
     /// β at the last θ.
@@ -197,34 +185,27 @@ impl LmmModel {
 
     /// Fitted values Xβ + Zb at the last θ.
     pub fn fitted(&self) -> Vec<f64> {
-        self.fitted_from(&self.state.solution)
+        self.state.fitted.clone()
     }
 
     fn fitted_from(&self, solution: &[f64]) -> Vec<f64> {
-        let (b, beta) = (self.b_from(solution), &solution[self.structure.q..]);
-        (0..self.n)
-            .map(|i| {
-                let fixed: f64 = self.x[i * self.p..(i + 1) * self.p].iter().zip(beta).map(|(x, b)| x * b).sum();
-                let random: f64 = self
-                    .terms
-                    .iter()
-                    .zip(&self.structure.terms)
-                    .map(|(t, l)| {
-                        let o = l.start + t.codes[i] as usize * t.d;
-                        t.z[i * t.d..(i + 1) * t.d].iter().zip(&b[o..o + t.d]).map(|(z, b)| z * b).sum::<f64>()
-                    })
-                    .sum();
-                fixed + random
-            })
-            .collect()
+        let q = self.structure.q;
+        let mut fitted = x_times(&self.x, self.p, &solution[q..]);
+        let b = lambda_times(&self.structure.terms, &self.lambda, &solution[..q]);
+        add_z_times(&self.terms, &self.structure.terms, &b, &mut fitted);
+        fitted
     }
 
     /// r² = Σ wᵢ resᵢ² + ‖u‖², computed from the residuals (not from the factor, whose last
     /// diagonal loses the digits that y − ŷ cancels).
-    fn pwrss(&self, solution: &[f64]) -> f64 {
-        let fitted = self.fitted_from(solution);
-        let rss: f64 = (0..self.n).map(|i| self.w[i] * (self.y[i] - fitted[i]).powi(2)).sum();
+    fn pwrss(&self, fitted: &[f64], solution: &[f64]) -> f64 {
+        let rss: f64 = fitted.iter().zip(&self.y).zip(&self.w).map(|((f, y), w)| w * (y - f).powi(2)).sum();
         rss + solution[..self.structure.q].iter().map(|u| u * u).sum::<f64>()
+    }
+
+    /// W(y − Xβ − ZΛu) at the last θ.
+    fn weighted_residuals(&self) -> Vec<f64> {
+        self.state.fitted.iter().zip(&self.y).zip(&self.w).map(|((f, y), w)| w * (y - f)).collect()
     }
 
     /// The two parts of the gradient at the last θ: of the log-determinant term (log|M|, or
@@ -234,7 +215,7 @@ impl LmmModel {
         let upto = s.q - s.q_sparse + if self.reml { self.p } else { 0 };
         selected_inverse(s, &self.l, upto, &mut self.z);
         let g = trace_sums(s, &self.a, &self.z, &self.lambda, upto);
-        let zwr = self.zt_w_res();
+        let zwr = self.zt_w_res(&self.weighted_residuals());
         let u = &self.state.solution[..s.q];
         let (mut g_ld, mut g_r2) = (Vec::new(), Vec::new());
         for (t, gt) in s.terms.iter().zip(&g) {
@@ -258,19 +239,8 @@ impl LmmModel {
     }
 
     /// ZᵀW(y − Xβ − ZΛu), by level (global order).
-    fn zt_w_res(&self) -> Vec<f64> {
-        let fitted = self.fitted();
-        let mut out = vec![0.0; self.structure.q];
-        for i in 0..self.n {
-            let wr = self.w[i] * (self.y[i] - fitted[i]);
-            for (t, l) in self.terms.iter().zip(&self.structure.terms) {
-                let o = l.start + t.codes[i] as usize * t.d;
-                for r in 0..t.d {
-                    out[o + r] += wr * t.z[i * t.d + r];
-                }
-            }
-        }
-        out
+    fn zt_w_res(&self, wres: &[f64]) -> Vec<f64> {
+        zt_times(&self.terms, &self.structure.terms, self.structure.q, wres)
     }
 
     /// The average-information approximation of the Hessian of the criterion in θ at the last
@@ -284,9 +254,8 @@ impl LmmModel {
     /// factor per θ, so the whole matrix costs less than one evaluation of the gradient.
     pub fn average_information(&self, gradient: &[f64]) -> Mat<f64> {
         let s = &self.structure;
-        let fitted = self.fitted();
-        let wres: Vec<f64> = (0..self.n).map(|i| self.w[i] * (self.y[i] - fitted[i])).collect();
-        let g = self.zt_w_res();
+        let wres = self.weighted_residuals();
+        let g = self.zt_w_res(&wres);
         let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &self.w, u: &self.state.solution[..s.q], g: &g };
         let (v, pv) = products(&inputs, |m| solve_columns(s, &self.l, m));
         let (r2, ne) = (self.state.pwrss, self.n_eff());
