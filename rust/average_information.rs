@@ -112,5 +112,3 @@ pub fn add_sigma_curvature(layouts: &[TermLayout], lambda: &[Vec<f64>], gradient
         }
     }
 }
-
-
