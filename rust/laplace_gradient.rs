@@ -8,6 +8,7 @@ use crate::average_information::{AiInputs, add_sigma_curvature, products, symmet
 use crate::blocked_factor::solve_columns;
 use crate::error::Result;
 use crate::pirls_sparse::{Parts, SparseGlmm};
+use crate::re_products::{add_z_times, lambda_t_times, lambda_times, x_times, xt_times, zt_times};
 use faer::Mat;
 
 /// z̃ᵢᵀM_F⁻¹z̃ᵢ for every row, from the selected inverse in `parts.z` (positions from the
@@ -61,39 +62,6 @@ fn leverages(parts: &Parts) -> Vec<f64> {
     out
 }
 
-/// Σ over rows of vᵢ·zᵢ,t per level (global order): Zᵀv.
-fn zt_times(parts: &Parts, v: &[f64]) -> Vec<f64> {
-    let mut out = vec![0.0; parts.s.q];
-    for (term, l) in parts.terms.iter().zip(&parts.s.terms) {
-        let d = term.d;
-        for (i, (&c, &vi)) in term.codes.iter().zip(v).enumerate() {
-            let o = l.start + c as usize * d;
-            (0..d).for_each(|r| out[o + r] += vi * term.z[i * d + r]);
-        }
-    }
-    out
-}
-
-/// Zv (v in global order, one value per row).
-fn z_times(parts: &Parts, v: &[f64], out: &mut [f64]) {
-    for (term, l) in parts.terms.iter().zip(&parts.s.terms) {
-        let d = term.d;
-        for (i, (&c, o)) in term.codes.iter().zip(out.iter_mut()).enumerate() {
-            let k = l.start + c as usize * d;
-            *o += (0..d).map(|r| term.z[i * d + r] * v[k + r]).sum::<f64>();
-        }
-    }
-}
-
-/// Xᵀv for row-major X (n × p).
-fn xt_times(x: &[f64], p: usize, v: &[f64]) -> Vec<f64> {
-    let mut out = vec![0.0; p];
-    for (row, &vi) in x.chunks_exact(p).zip(v) {
-        out.iter_mut().zip(row).for_each(|(o, x)| *o += x * vi);
-    }
-    out
-}
-
 /// Gradient of the Laplace deviance in (θ, β) (`joint` = false), or of the nAGQ = 0
 /// criterion in θ (`joint` = true, β at the joint mode), at the mode left by `finish`.
 pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
@@ -106,7 +74,7 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     let a: Vec<f64> = obs.iter().zip(&lev).map(|(t, l)| t.dw_fisher * l).collect();
     let score: Vec<f64> = obs.iter().map(|t| t.score).collect();
     // ζ = M_O⁻¹ [ΛᵀZᵀa; Xᵀa]
-    let lt_zta = model.lambda_t(&zt_times(&parts, &a));
+    let lt_zta = lambda_t_times(&s.terms, parts.lambda, &zt_times(parts.terms, &s.terms, q, &a));
     let mut rhs = Mat::from_fn(q + if joint { p } else { 0 }, 1, |j, _| if j < q { lt_zta[j] } else { 0.0 });
     if joint {
         xt_times(parts.x, p, &a).iter().enumerate().for_each(|(j, v)| rhs[(q + j, 0)] = *v);
@@ -114,10 +82,10 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     model.solve_with(joint, observed.as_ref().unwrap_or(parts.l), &mut rhs);
     let zeta: Vec<f64> = (0..rhs.nrows()).map(|j| rhs[(j, 0)]).collect();
     // e = −2s + a − W_O(ZΛζᵤ + Xζᵦ)
-    let mut lin = if joint { parts.x.chunks_exact(p).map(|x| x.iter().zip(&zeta[q..]).map(|(x, z)| x * z).sum()).collect() } else { vec![0.0; n] };
-    z_times(&parts, &model.b_of(&zeta[..q]), &mut lin);
+    let mut lin = if joint { x_times(parts.x, p, &zeta[q..]) } else { vec![0.0; n] };
+    add_z_times(parts.terms, &s.terms, &lambda_times(&s.terms, parts.lambda, &zeta[..q]), &mut lin);
     let e: Vec<f64> = (0..n).map(|i| -2.0 * score[i] + a[i] - obs[i].w_obs * lin[i]).collect();
-    let (zte, zts) = (zt_times(&parts, &e), zt_times(&parts, &score));
+    let (zte, zts) = (zt_times(parts.terms, &s.terms, q, &e), zt_times(parts.terms, &s.terms, q, &score));
     let mut grad = Vec::new();
     for (t, tr) in s.terms.iter().zip(&traces) {
         let d = t.d;
@@ -148,8 +116,7 @@ impl SparseGlmm {
         // the working residual of the penalised IRLS is s/w_F, so ZᵀW res = Zᵀs
         let score: Vec<f64> = self.obs.iter().map(|t| t.score).collect();
         let w: Vec<f64> = self.obs.iter().map(|t| t.w_fisher).collect();
-        let parts = self.parts(true);
-        let g = zt_times(&parts, &score);
+        let g = zt_times(&self.terms, &s.terms, s.q, &score);
         let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &w, u: &self.u, g: &g };
         let (v, pv) = products(&inputs, |m| solve_columns(s, &self.joint.l, m));
         let mut h = symmetric_gram(&v, &pv);
@@ -166,14 +133,8 @@ impl SparseGlmm {
         let (n, p, q, nt) = (self.n, self.p, s.q, self.n_theta());
         let np = nt + p;
         let mut r = Mat::<f64>::zeros(q, np);
-        let mut zts = vec![0.0; q];
-        for i in 0..n {
-            let sc = self.obs[i].score;
-            for (t, l) in self.terms.iter().zip(&s.terms) {
-                let o = l.start + t.codes[i] as usize * t.d;
-                (0..t.d).for_each(|m| zts[o + m] += sc * t.z[i * t.d + m]);
-            }
-        }
+        let score: Vec<f64> = self.obs.iter().map(|t| t.score).collect();
+        let zts = zt_times(&self.terms, &s.terms, q, &score);
         let pos: Vec<(usize, usize, usize)> = s.terms.iter().enumerate().flat_map(|(t, l)| (0..l.d).flat_map(move |c| (c..l.d).map(move |rr| (t, rr, c)))).collect();
         for (k, &(t, rr, c)) in pos.iter().enumerate() {
             let l = &s.terms[t];

@@ -16,6 +16,7 @@ use crate::blocked::{ReTermData, Structure};
 use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
 use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
+use crate::re_products::{add_z_times, lambda_t_times, lambda_times, x_times, xt_times, zt_times};
 use crate::family::{Family, Link, ObsTerms};
 use faer::Mat;
 
@@ -183,42 +184,19 @@ impl SparseGlmm {
 
     /// b = Λu (global order).
     pub fn b_of(&self, u: &[f64]) -> Vec<f64> {
-        let mut b = vec![0.0; u.len()];
-        for (t, lam) in self.u_sys.s.terms.iter().zip(&self.lambda) {
-            for level in 0..t.n_levels {
-                let o = t.start + level * t.d;
-                for r in 0..t.d {
-                    b[o + r] = (0..=r).map(|c| lam[r + c * t.d] * u[o + c]).sum();
-                }
-            }
-        }
-        b
+        lambda_times(&self.u_sys.s.terms, &self.lambda, u)
     }
 
     /// η = Xβ + o + ZΛu into `self.eta`.
     fn set_eta(&mut self, u: &[f64], beta: &[f64]) {
         if self.lin_beta.as_slice() != beta {
-            let p = self.p;
-            for (i, l) in self.lin.iter_mut().enumerate() {
-                *l = self.offset[i] + self.x[i * p..(i + 1) * p].iter().zip(beta).map(|(x, b)| x * b).sum::<f64>();
-            }
+            let xb = x_times(&self.x, self.p, beta);
+            self.lin.iter_mut().zip(xb.iter().zip(&self.offset)).for_each(|(l, (xb, o))| *l = o + xb);
             self.lin_beta.copy_from_slice(beta);
         }
         let b = self.b_of(u);
         self.eta.copy_from_slice(&self.lin);
-        for (t, l) in self.terms.iter().zip(&self.u_sys.s.terms) {
-            let d = t.d;
-            if d == 1 {
-                for (i, eta) in self.eta.iter_mut().enumerate() {
-                    *eta += t.z[i] * b[l.start + t.codes[i] as usize];
-                }
-            } else {
-                for (i, eta) in self.eta.iter_mut().enumerate() {
-                    let o = l.start + t.codes[i] as usize * d;
-                    *eta += t.z[i * d..(i + 1) * d].iter().zip(&b[o..o + d]).map(|(z, b)| z * b).sum::<f64>();
-                }
-            }
-        }
+        add_z_times(&self.terms, &self.u_sys.s.terms, &b, &mut self.eta);
     }
 
     /// h = −Σℓ + ½‖u‖² at (u, β), with the family terms stored.
@@ -302,7 +280,7 @@ impl SparseGlmm {
                 new[..q].iter().zip(&u).map(|(a, b)| a - b).collect(),
                 if joint { new[q..].iter().zip(beta.iter()).map(|(a, b)| a - b).collect() } else { vec![] },
             );
-            let decrement = self.decrement(&u, beta, &du, &db, joint);
+            let decrement = self.decrement(&u, &du, &db, joint);
             // Newton converges quadratically: once the decrement stops falling fast it is at
             // the rounding level of the gradient and the mode is as accurate as it can be
             let stalled = decrement < FULL_STEP && decrement > 0.25 * previous;
@@ -337,40 +315,16 @@ impl SparseGlmm {
     }
 
     /// The Newton decrement gᵀ(new − old) of h: g = ∇h.
-    fn decrement(&self, u: &[f64], beta: &[f64], du: &[f64], db: &[f64], joint: bool) -> f64 {
+    fn decrement(&self, u: &[f64], du: &[f64], db: &[f64], joint: bool) -> f64 {
         let s = &self.u_sys.s;
-        let mut zts = vec![0.0; self.q()];
-        let mut xts = vec![0.0; self.p];
-        for i in 0..self.n {
-            let sc = self.obs[i].score;
-            for (t, l) in self.terms.iter().zip(&s.terms) {
-                let o = l.start + t.codes[i] as usize * t.d;
-                (0..t.d).for_each(|r| zts[o + r] += sc * t.z[i * t.d + r]);
-            }
-            if joint {
-                (0..self.p).for_each(|j| xts[j] += sc * self.x[i * self.p + j]);
-            }
-        }
-        let _ = beta;
+        let score: Vec<f64> = self.obs.iter().map(|t| t.score).collect();
+        let zts = zt_times(&self.terms, &s.terms, self.q(), &score);
+        let xts = if joint { xt_times(&self.x, self.p, &score) } else { vec![] };
         // ∇ᵤh = u − ΛᵀZᵀs, ∇ᵦh = −Xᵀs; the decrement is −∇h·step
-        let lt_zts = self.lambda_t(&zts);
+        let lt_zts = lambda_t_times(&s.terms, &self.lambda, &zts);
         let du_part: f64 = du.iter().zip(u.iter().zip(&lt_zts)).map(|(d, (u, g))| d * (g - u)).sum();
         let db_part: f64 = db.iter().zip(&xts).map(|(d, g)| d * g).sum();
         du_part + db_part
-    }
-
-    /// Λᵀv per level (global order).
-    pub(crate) fn lambda_t(&self, v: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; v.len()];
-        for (t, lam) in self.u_sys.s.terms.iter().zip(&self.lambda) {
-            for level in 0..t.n_levels {
-                let o = t.start + level * t.d;
-                for c in 0..t.d {
-                    out[o + c] = (c..t.d).map(|r| lam[r + c * t.d] * v[o + r]).sum();
-                }
-            }
-        }
-        out
     }
 
     /// Laplace deviance at (θ, β) and, when `want_grad`, its gradient in (θ, β).
