@@ -97,8 +97,9 @@ impl BlockValues {
             if nst == k && n_dense_extras == 0 {
                 continue;
             }
-            if plan.scalar_dense && n_dense_extras == 0 {
-                // one column per dense term: products with the later dense terms and the extras
+            if plan.scalar_dense {
+                // one column per dense term: products with the later dense terms and the
+                // extras; then the extras' own products
                 let o = s.n_t - e;
                 for u in nst..k {
                     let tu = s.t_index(first[u] as usize);
@@ -108,6 +109,11 @@ impl BlockValues {
                         col[s.t_index(first[v] as usize)] += wz * terms[v].z[i];
                     }
                     col[o..o + e].iter_mut().zip(xe).for_each(|(c, x)| *c += wz * x);
+                }
+                for j in 0..n_dense_extras {
+                    let wx = wi * xe[j];
+                    let col = &mut self.t.col_as_slice_mut(o + j)[o + j..o + e];
+                    col.iter_mut().zip(&xe[j..]).for_each(|(c, x)| *c += wx * x);
                 }
                 continue;
             }

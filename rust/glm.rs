@@ -13,37 +13,48 @@ const TOL: f64 = 1e-8;
 
 /// β̂ of the GLM without random effects (cluster frequencies as case weights).
 pub fn glm_start(data: &Clustered, family: Family, link: Link) -> Result<Vec<f64>> {
-    let (n, p) = (data.n, data.p);
-    let freq = data.row_freq();
-    let mut eta: Vec<f64> = (0..n).map(|k| link.link(start_mu(family, data.y[k], data.m[k])) - data.offset[k]).collect();
+    let rows = GlmRows { y: &data.y, m: &data.m, offset: &data.offset, x: &data.x, p: data.p, case_weights: &data.row_freq() };
+    glm_fit(&rows, family, link)
+}
+
+/// The rows of a GLM: response, prior weights, offset, row-major X (n × p), case weights.
+pub struct GlmRows<'a> {
+    pub y: &'a [f64],
+    pub m: &'a [f64],
+    pub offset: &'a [f64],
+    pub x: &'a [f64],
+    pub p: usize,
+    pub case_weights: &'a [f64],
+}
+
+/// β̂ by IRLS from R's `mustart`, until the deviance changes by less than `TOL` relative.
+pub fn glm_fit(rows: &GlmRows, family: Family, link: Link) -> Result<Vec<f64>> {
+    let (n, p) = (rows.y.len(), rows.p);
+    let mut eta: Vec<f64> = (0..n).map(|k| link.link(start_mu(family, rows.y[k], rows.m[k])) - rows.offset[k]).collect();
     let mut beta = vec![0.0; p];
     let mut dev_old = f64::INFINITY;
+    // √w X and √w z, so that XᵀWX and XᵀWz are matrix products
+    let mut wx = Mat::<f64>::zeros(n, p);
+    let mut wz = Mat::<f64>::zeros(n, 1);
     for _ in 0..MAX_ITER {
-        let mut xtwx = Mat::<f64>::zeros(p, p);
-        let mut xtwz = Mat::<f64>::zeros(p, 1);
         for k in 0..n {
-            let t = family.terms(link, data.y[k], data.m[k], eta[k] + data.offset[k]);
-            if t.w_fisher <= 0.0 || !t.w_fisher.is_finite() {
-                continue;
-            }
-            let w = freq[k] * t.w_fisher;
-            let z = eta[k] + t.score / t.w_fisher;
-            let xk = &data.x[k * p..(k + 1) * p];
-            for c in 0..p {
-                xtwz[(c, 0)] += w * xk[c] * z;
-                for r in c..p {
-                    xtwx[(r, c)] += w * xk[r] * xk[c];
-                }
-            }
+            let t = family.terms(link, rows.y[k], rows.m[k], eta[k] + rows.offset[k]);
+            let usable = t.w_fisher > 0.0 && t.w_fisher.is_finite();
+            let sw = if usable { (rows.case_weights[k] * t.w_fisher).sqrt() } else { 0.0 };
+            let z = if usable { eta[k] + t.score / t.w_fisher } else { 0.0 };
+            (0..p).for_each(|c| wx[(k, c)] = sw * rows.x[k * p + c]);
+            wz[(k, 0)] = sw * z;
         }
+        let xtwx = wx.transpose() * &wx;
+        let xtwz = wx.transpose() * &wz;
         let llt = xtwx.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { what: "X'WX of the starting GLM (are the fixed effects aliased?)", block: None })?;
         let sol = llt.solve(&xtwz);
         beta = (0..p).map(|i| sol[(i, 0)]).collect();
         let mut dev = 0.0;
         for k in 0..n {
-            eta[k] = data.x[k * p..(k + 1) * p].iter().zip(&beta).map(|(x, b)| x * b).sum();
-            let mu = family.mu(link, eta[k] + data.offset[k]);
-            dev += freq[k] * family.dev_resid(data.y[k], data.m[k], mu);
+            eta[k] = rows.x[k * p..(k + 1) * p].iter().zip(&beta).map(|(x, b)| x * b).sum();
+            let mu = family.mu(link, eta[k] + rows.offset[k]);
+            dev += rows.case_weights[k] * family.dev_resid(rows.y[k], rows.m[k], mu);
         }
         if !dev.is_finite() {
             return Err(Error::NonFiniteStart { what: "the starting GLM diverged".into() });

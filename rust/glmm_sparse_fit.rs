@@ -7,6 +7,7 @@
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::error::{Error, Result};
 use crate::fit::FitOptions;
+use crate::glm::{GlmRows, glm_fit};
 use crate::glmm_shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
 use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
 use crate::polish::{ByDifferences, Polishable, polish, verdict};
@@ -140,16 +141,13 @@ impl AiObjective for Nagq0Ai<'_> {
     }
 }
 
-/// β of the GLM without random effects: the joint penalised IRLS at θ = 0 (Λ = 0).
+/// β of the GLM without random effects (lme4's start), the modes reset to 0.
 fn glm_start(model: &mut SparseGlmm) -> Result<Vec<f64>> {
-    let zero = vec![0.0; model.n_theta()];
     model.u.fill(0.0);
-    let mut beta = vec![0.0; model.p];
-    model.nagq0(&zero, &mut beta, false)?;
-    model.u.fill(0.0);
-    Ok(beta)
+    let case_weights = vec![1.0; model.n];
+    let rows = GlmRows { y: &model.y, m: &model.m, offset: &model.offset, x: &model.x, p: model.p, case_weights: &case_weights };
+    glm_fit(&rows, model.family, model.link)
 }
-
 
 /// The Hessian of the Laplace deviance at x by forward differences of the exact gradient,
 /// columns spread over the threads (each on its own copy of the model). Every column starts
@@ -174,12 +172,15 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
     let g = g.as_slice();
     let base_u = model.u.clone();
     let du = model.mode_derivatives();
+    let canonical = model.canonical();
     let column = |m: &mut SparseGlmm, j: usize| -> Result<Vec<f64>> {
         let step = 1e-6 * x[j].abs().max(0.1);
         m.u.iter_mut().zip(&base_u).enumerate().for_each(|(i, (u, b))| *u = b + step * du[(i, j)]);
         let mut xt = x.to_vec();
         xt[j] += step;
-        let e = m.laplace(&xt[..nt], &xt[nt..], true)?;
+        // with a canonical link the predicted mode is exact to first order (the Fisher and
+        // observed weights coincide in `mode_derivatives`); otherwise iterate from it
+        let e = if canonical { m.laplace_at_mode(&xt[..nt], &xt[nt..])? } else { m.laplace(&xt[..nt], &xt[nt..], true)? };
         Ok(e.gradient.iter().zip(g).map(|(a, b)| (a - b) / step).collect())
     };
     let threads = rayon::current_num_threads().min(np);

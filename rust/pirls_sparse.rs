@@ -335,6 +335,22 @@ impl SparseGlmm {
         self.finish(h, false, current, want_grad)
     }
 
+    /// The Laplace deviance and its gradient at (θ, β) with the mode taken to be `self.u` as it
+    /// stands, without penalised IRLS: for a point whose mode is known to the accuracy needed
+    /// (a first-order prediction, `mode_derivatives`, at a finite-difference step h is off by
+    /// O(h²), which moves the gradient by O(h²) — the order of the differences' own error
+    /// once divided by h).
+    pub fn laplace_at_mode(&mut self, theta: &[f64], beta: &[f64]) -> Result<Evaluation> {
+        self.set_theta(theta)?;
+        let u = self.u.clone();
+        let h = self.eval_h(&u, beta);
+        if !h.is_finite() {
+            return Err(Error::PirlsStepHalving { cluster: usize::MAX });
+        }
+        self.factor_at(false, false)?;
+        self.finish(h, false, true, true)
+    }
+
     /// lme4's nAGQ = 0 criterion at θ: β moved with u to the joint mode (from `beta`), and
     /// its gradient in θ.
     pub fn nagq0(&mut self, theta: &[f64], beta: &mut Vec<f64>, want_grad: bool) -> Result<Evaluation> {
