@@ -150,10 +150,11 @@ fn glm_start(model: &mut SparseGlmm) -> Result<Vec<f64>> {
 }
 
 /// The Hessian of the Laplace deviance at x by forward differences of the exact gradient,
-/// columns spread over the threads (each on its own copy of the model). Every column starts
-/// the penalised IRLS from the mode at x, so the result does not depend on the number of
-/// threads, and iterates it to rounding level (the step divides the mode's error); the model
-/// is left at x.
+/// columns spread over the threads (each on its own copy of the model). The mode at x is
+/// iterated to rounding level (the step divides the mode's error); every column starts from
+/// its first-order prediction from there (`mode_derivatives`), so the result does not depend
+/// on the number of threads, and with a canonical link takes it as the mode
+/// (`laplace_at_mode`). The model is left at x.
 fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
     model.mode_tol = MODE_TOL_TIGHT;
     let h = fd_hessian_tight(model, x, nt);
