@@ -6,7 +6,7 @@
 //! penalised least-squares fit of vₖ — one multi-column solve with the factor at hand.
 
 use crate::blocked::{ReTermData, TermLayout};
-use crate::re_products::{add_z_times, lambda_t_times, lambda_times, x_times, xt_times, zt_times};
+use crate::re_products::{add_z_times, lambda_t_times, xt_times, zt_times};
 use faer::Mat;
 
 /// What the products need at the current θ.
@@ -25,15 +25,17 @@ pub struct AiInputs<'a> {
     pub g: &'a [f64],
 }
 
-/// (vₖ, P vₖ), each n × nθ; `solve` solves the penalised least-squares system in place for
-/// columns [ΛᵀZᵀW vₖ; XᵀW vₖ] ((q + p) × nθ).
+/// (vₖ as the columns of an n × nθ matrix, and the nθ × nθ matrix vₖᵀPvₗ); `solve` solves the
+/// penalised least-squares system in place for columns [ΛᵀZᵀW vₖ; XᵀW vₖ] ((q + p) × nθ).
+/// With ŷ(vₗ) = [ZΛ X] solₗ the fit of vₗ, Pvₗ = W(vₗ − ŷ(vₗ)) and so
+/// vₖᵀPvₗ = vₖᵀWvₗ − rhsₖᵀsolₗ: no fitted values are needed.
 pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>, Mat<f64>) {
     let (n, p, q) = (inp.w.len(), inp.p, inp.u.len());
     let nt: usize = inp.layouts.iter().map(|l| l.n_theta()).sum();
     let mut v = Mat::<f64>::zeros(n, nt);
-    let mut sol = Mat::<f64>::zeros(q + p, nt);
+    let mut wv = Mat::<f64>::zeros(n, nt);
+    let mut rhs = Mat::<f64>::zeros(q + p, nt);
     let mut k = 0;
-    let mut wv = vec![0.0; n];
     for (t, (l, lam)) in inp.layouts.iter().zip(inp.lambda).enumerate() {
         let d = l.d;
         for c in 0..d {
@@ -45,33 +47,24 @@ pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>,
                     (c..d).for_each(|m| wk[o + m] += lam[m + c * d] * inp.g[o + r]);
                 }
                 add_z_times(&inp.terms[t..=t], &inp.layouts[t..=t], &wk, v.col_as_slice_mut(k));
-                wv.iter_mut().zip(v.col_as_slice(k)).zip(inp.w).for_each(|((o, v), w)| *o = w * v);
-                let lzt = lambda_t_times(inp.layouts, inp.lambda, &zt_times(inp.terms, inp.layouts, q, &wv));
-                let xt = xt_times(inp.x, p, &wv);
-                let dst = sol.col_as_slice_mut(k);
+                let wvk = wv.col_as_slice_mut(k);
+                wvk.iter_mut().zip(v.col_as_slice(k)).zip(inp.w).for_each(|((o, v), w)| *o = w * v);
+                let wvk = wv.col_as_slice(k);
+                let lzt = lambda_t_times(inp.layouts, inp.lambda, &zt_times(inp.terms, inp.layouts, q, wvk));
+                let xt = xt_times(inp.x, p, wvk);
+                let dst = rhs.col_as_slice_mut(k);
                 dst[..q].copy_from_slice(&lzt);
                 dst[q..].copy_from_slice(&xt);
                 k += 1;
             }
         }
     }
+    let mut sol = rhs.clone();
     solve(&mut sol);
-    let mut pv = Mat::<f64>::zeros(n, nt);
-    for k in 0..nt {
-        let col = sol.col_as_slice(k);
-        let mut fit = x_times(inp.x, p, &col[q..]);
-        add_z_times(inp.terms, inp.layouts, &lambda_times(inp.layouts, inp.lambda, &col[..q]), &mut fit);
-        let dst = pv.col_as_slice_mut(k);
-        dst.iter_mut().zip(v.col_as_slice(k)).zip(fit.iter().zip(inp.w)).for_each(|((o, v), (f, w))| *o = w * (v - f));
-    }
-    (v, pv)
-}
-
-/// ½(vₖᵀPvₗ + vₗᵀPvₖ).
-pub fn symmetric_gram(v: &Mat<f64>, pv: &Mat<f64>) -> Mat<f64> {
-    let nt = v.ncols();
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    Mat::from_fn(nt, nt, |k, l| 0.5 * (dot(v.col_as_slice(k), pv.col_as_slice(l)) + dot(v.col_as_slice(l), pv.col_as_slice(k))))
+    let vwv = v.transpose() * &wv;
+    let fit = rhs.transpose() * &sol;
+    let vpv = Mat::from_fn(nt, nt, |k, l| vwv[(k, l)] - 0.5 * (fit[(k, l)] + fit[(l, k)]));
+    (v, vpv)
 }
 
 /// Add Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ per term, γ = ∂d/∂Σ solved from the θ-gradient

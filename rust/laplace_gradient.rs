@@ -4,7 +4,7 @@
 //! observed-weight system how the mode moves), the average-information Hessian of the nAGQ = 0
 //! criterion, and the first-order motion of the mode.
 
-use crate::average_information::{AiInputs, add_sigma_curvature, products, symmetric_gram};
+use crate::average_information::{AiInputs, add_sigma_curvature, products};
 use crate::blocked_factor::solve_columns;
 use crate::error::Result;
 use crate::pirls_sparse::{Parts, SparseGlmm};
@@ -118,8 +118,7 @@ impl SparseGlmm {
         let w: Vec<f64> = self.obs.iter().map(|t| t.w_fisher).collect();
         let g = zt_times(&self.terms, &s.terms, s.q, &score);
         let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &w, u: &self.u, g: &g };
-        let (v, pv) = products(&inputs, |m| solve_columns(s, &self.joint.l, m));
-        let mut h = symmetric_gram(&v, &pv);
+        let (_, mut h) = products(&inputs, |m| solve_columns(s, &self.joint.l, m));
         add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
         h
     }

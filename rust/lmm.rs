@@ -14,7 +14,7 @@
 
 use crate::blocked::{ReTermData, Structure};
 use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
-use crate::average_information::{AiInputs, add_sigma_curvature, products, symmetric_gram};
+use crate::average_information::{AiInputs, add_sigma_curvature, products};
 use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
 use crate::re_products::{add_z_times, lambda_times, x_times, zt_times};
@@ -257,10 +257,9 @@ impl LmmModel {
         let wres = self.weighted_residuals();
         let g = self.zt_w_res(&wres);
         let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &self.w, u: &self.state.solution[..s.q], g: &g };
-        let (v, pv) = products(&inputs, |m| solve_columns(s, &self.l, m));
+        let (v, gram) = products(&inputs, |m| solve_columns(s, &self.l, m));
         let (r2, ne) = (self.state.pwrss, self.n_eff());
         let c: Vec<f64> = (0..v.ncols()).map(|k| v.col_as_slice(k).iter().zip(&wres).map(|(a, b)| a * b).sum()).collect();
-        let gram = symmetric_gram(&v, &pv);
         let mut h = Mat::from_fn(v.ncols(), v.ncols(), |k, l| ne * (gram[(k, l)] / r2 - c[k] * c[l] / (r2 * r2)));
         add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
         h
