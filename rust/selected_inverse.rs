@@ -189,6 +189,11 @@ fn gather_t_rows(s: &Structure, zt: &Mat<f64>, b: usize, ns: usize, nk: usize, o
 /// `upto` in T and all of the sparse part (d × d per term, column-major). The derivative of
 /// log det C (or of log det M, `upto = q_T`) in the θ at (r, c) of term t is 2·G_t[r, c].
 pub fn trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<f64>], upto: usize) -> Vec<Vec<f64>> {
+    scalar_trace_sums(s, z, lam).unwrap_or_else(|| general_trace_sums(s, a, z, lam, upto))
+}
+
+/// `trace_sums` from the selected inverse on the whole pattern of L (any terms).
+fn general_trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<f64>], upto: usize) -> Vec<Vec<f64>> {
     let mut g: Vec<Vec<f64>> = s.terms.iter().map(|l| vec![0.0; l.d * l.d]).collect();
     let cutoff = (s.q_sparse + upto) as u32;
     for b in 0..s.n_sparse_blocks() {
@@ -219,6 +224,30 @@ pub fn trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<f6
     }
     dense_trace_sums(s, a, z, lam, upto, &mut g);
     g
+}
+
+/// Smallest θ of a scalar term for which `scalar_trace_sums` is used.
+const SCALAR_TRACE_MIN_THETA: f64 = 1e-2;
+
+/// `trace_sums` when every term is scalar (d = 1) with θ at least `SCALAR_TRACE_MIN_THETA`:
+/// then Λ̃ is diagonal, θₜ on term t's columns, and Λ̃ᵀAΛ̃ = C − D (D the identity on the
+/// random effects), so θₜ(AΛ̃Z)ⱼⱼ = ((C − D)C⁻¹)ⱼⱼ = 1 − Zⱼⱼ for each column j of term t:
+/// Gₜ = Σⱼ (1 − Zⱼⱼ)/θₜ needs only the diagonal of the selected inverse. (1 − Zⱼⱼ is O(θₜ²):
+/// for small θₜ it loses digits, hence the threshold.) None otherwise.
+fn scalar_trace_sums(s: &Structure, z: &BlockValues, lam: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    if s.terms.iter().zip(lam).any(|(l, lam)| l.d != 1 || lam[0] < SCALAR_TRACE_MIN_THETA) {
+        return None;
+    }
+    let mut g: Vec<Vec<f64>> = vec![vec![0.0]; s.terms.len()];
+    for b in 0..s.n_sparse_blocks() {
+        g[s.block(b).0][0] += 1.0 - z.diag_block(s, b)[0];
+    }
+    for j in s.q_sparse..s.q {
+        let i = s.t_index(j);
+        g[s.col_term[j] as usize][0] += 1.0 - z.t[(i, i)];
+    }
+    g.iter_mut().zip(lam).for_each(|(gt, lam)| gt[0] /= lam[0]);
+    Some(g)
 }
 
 /// out (m × m) += A (m × k) · Λ (k × k lower) · Z (k × m), entries by closures.
@@ -276,3 +305,29 @@ fn dense_trace_sums(s: &Structure, a: &BlockValues, z: &BlockValues, lam: &[Vec<
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lmm::LmmModel;
+
+    #[test]
+    fn scalar_trace_sums_match_the_general_ones() {
+        // (1 | g:k) nested in (1 | g), crossed with (1 | h): scalar terms, sparse and dense parts
+        let (y, w, x, p, mut terms) = crate::lmm::tests::design(7);
+        terms[1] = crate::blocked::ReTermData { d: 1, z: vec![1.0; y.len()], ..terms[1].clone() };
+        for reml in [false, true] {
+            let mut model = LmmModel::new(&y, &w, &x, p, terms.clone(), reml).unwrap();
+            model.set_theta(&[0.7, 0.05, 1.3]).unwrap();
+            let s = model.structure.clone();
+            let upto = s.q - s.q_sparse + if reml { p } else { 0 };
+            let mut z = model.factor_values().clone();
+            selected_inverse(&s, model.factor_values(), upto, &mut z);
+            let (a, lam) = (model.cross_products(), model.lambda());
+            let fast = scalar_trace_sums(&s, &z, lam).expect("all terms scalar, θ clear of 0");
+            let full = general_trace_sums(&s, a, &z, lam, upto);
+            for (f, g) in fast.iter().zip(&full) {
+                assert!((f[0] - g[0]).abs() < 1e-9 * (1.0 + g[0].abs()), "reml={reml}: {fast:?} vs {full:?}");
+            }
+        }
+    }
+}
