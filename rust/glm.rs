@@ -27,35 +27,32 @@ pub struct GlmRows<'a> {
     pub case_weights: &'a [f64],
 }
 
-/// β̂ by IRLS from R's `mustart`, until the deviance changes by less than `TOL` relative.
+/// β̂ by IRLS from R's `mustart`, until the deviance changes by less than `TOL` relative (R's
+/// `glm.fit` rule). The deviance is C − 2ℓ with C = Σ(dᵢ + 2ℓᵢ), which does not depend on μ
+/// (dᵢ the unit deviance), so one pass per iteration gives the weights and the deviance.
 pub fn glm_fit(rows: &GlmRows, family: Family, link: Link) -> Result<Vec<f64>> {
     let (n, p) = (rows.y.len(), rows.p);
     let mut eta: Vec<f64> = (0..n).map(|k| link.link(start_mu(family, rows.y[k], rows.m[k])) - rows.offset[k]).collect();
     let mut beta = vec![0.0; p];
-    let mut dev_old = f64::INFINITY;
+    let (mut saturated, mut dev_old) = (0.0, f64::INFINITY);
     // √w X and √w z, so that XᵀWX and XᵀWz are matrix products
     let mut wx = Mat::<f64>::zeros(n, p);
     let mut wz = Mat::<f64>::zeros(n, 1);
-    for _ in 0..MAX_ITER {
+    for iteration in 0..MAX_ITER {
+        let mut loglik = 0.0;
         for k in 0..n {
             let t = family.terms(link, rows.y[k], rows.m[k], eta[k] + rows.offset[k]);
+            loglik += rows.case_weights[k] * t.loglik;
+            if iteration == 0 {
+                saturated += rows.case_weights[k] * (family.dev_resid(rows.y[k], rows.m[k], t.mu) + 2.0 * t.loglik);
+            }
             let usable = t.w_fisher > 0.0 && t.w_fisher.is_finite();
             let sw = if usable { (rows.case_weights[k] * t.w_fisher).sqrt() } else { 0.0 };
             let z = if usable { eta[k] + t.score / t.w_fisher } else { 0.0 };
             (0..p).for_each(|c| wx[(k, c)] = sw * rows.x[k * p + c]);
             wz[(k, 0)] = sw * z;
         }
-        let xtwx = wx.transpose() * &wx;
-        let xtwz = wx.transpose() * &wz;
-        let llt = xtwx.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { what: "X'WX of the starting GLM (are the fixed effects aliased?)", block: None })?;
-        let sol = llt.solve(&xtwz);
-        beta = (0..p).map(|i| sol[(i, 0)]).collect();
-        let mut dev = 0.0;
-        for k in 0..n {
-            eta[k] = rows.x[k * p..(k + 1) * p].iter().zip(&beta).map(|(x, b)| x * b).sum();
-            let mu = family.mu(link, eta[k] + rows.offset[k]);
-            dev += rows.case_weights[k] * family.dev_resid(rows.y[k], rows.m[k], mu);
-        }
+        let dev = saturated - 2.0 * loglik;
         if !dev.is_finite() {
             return Err(Error::NonFiniteStart { what: "the starting GLM diverged".into() });
         }
@@ -63,6 +60,14 @@ pub fn glm_fit(rows: &GlmRows, family: Family, link: Link) -> Result<Vec<f64>> {
             break;
         }
         dev_old = dev;
+        let xtwx = wx.transpose() * &wx;
+        let xtwz = wx.transpose() * &wz;
+        let llt = xtwx.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { what: "X'WX of the starting GLM (are the fixed effects aliased?)", block: None })?;
+        let sol = llt.solve(&xtwz);
+        beta = (0..p).map(|i| sol[(i, 0)]).collect();
+        for (k, e) in eta.iter_mut().enumerate() {
+            *e = rows.x[k * p..(k + 1) * p].iter().zip(&beta).map(|(x, b)| x * b).sum();
+        }
     }
     Ok(beta)
 }
