@@ -186,19 +186,18 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
     };
     let threads = rayon::current_num_threads().min(np);
     let cols: Vec<Vec<f64>> = if threads > 1 && model.n * np >= 20_000 {
+        // the first chunk of columns on the model itself, each other one on a copy made up
+        // front (copies made in parallel contend for fresh pages and cost more than columns)
         let per = np.div_ceil(threads);
         let chunks: Vec<Vec<usize>> = (0..np).collect::<Vec<_>>().chunks(per).map(|c| c.to_vec()).collect();
-        let shared: &SparseGlmm = model;
-        let parts: Vec<Result<Vec<Vec<f64>>>> = chunks.into_par_iter().map(|c| {
-            let mut m = shared.clone();
-            c.into_iter().map(|j| column(&mut m, j)).collect()
-        }).collect();
+        let mut models: Vec<SparseGlmm> = (1..chunks.len()).map(|_| model.clone()).collect();
+        let mut workers: Vec<&mut SparseGlmm> = std::iter::once(&mut *model).chain(models.iter_mut()).collect();
+        let parts: Vec<Result<Vec<Vec<f64>>>> = workers.par_iter_mut().zip(chunks).map(|(m, c)| c.into_iter().map(|j| column(m, j)).collect()).collect();
         parts.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect()
     } else {
-        let cols = (0..np).map(|j| column(model, j)).collect::<Result<Vec<_>>>()?;
-        model.u.copy_from_slice(&base_u);
-        cols
+        (0..np).map(|j| column(model, j)).collect::<Result<Vec<_>>>()?
     };
+    model.u.copy_from_slice(&base_u);
     Ok(Mat::from_fn(np, np, |i, j| 0.5 * (cols[j][i] + cols[i][j])))
 }
 
