@@ -55,7 +55,8 @@ pub fn ai_newton(obj: &mut dyn AiObjective, theta0: Vec<f64>, lower: &[f64], max
         let Some(dir) = newton_direction(&h, &x, &g, lower) else {
             return Ok((stop(x, f, g, res, "no descent direction"), h, decrement));
         };
-        let Some((xn, fn_, gn, evals)) = line_search(&mut |t| obj.value_grad(t), &x, f, &g, &dir, lower, 1.0, crate::polish::ROUNDING)? else {
+        let alpha0 = growth_limited_step(&x, &dir, lower);
+        let Some((xn, fn_, gn, evals)) = line_search(&mut |t| obj.value_grad(t), &x, f, &g, &dir, lower, alpha0, crate::polish::ROUNDING)? else {
             obj.value_grad(&x)?;
             res.evaluations += 1;
             return Ok((stop(x, f, g, res, "line search failed on the average-information step"), h, decrement));
@@ -64,6 +65,23 @@ pub fn ai_newton(obj: &mut dyn AiObjective, theta0: Vec<f64>, lower: &[f64], max
         res.iterations += 1;
         (x, f, g) = (xn, fn_, gn);
     }
+}
+
+/// How far a diagonal θ may grow in one step: to `MAX_GROWTH`·θ + `GROWTH_FLOOR`.
+const MAX_GROWTH: f64 = 3.0;
+const GROWTH_FLOOR: f64 = 0.01;
+
+/// The first trial step length along `dir`: 1, or less so that no diagonal θ grows beyond
+/// `MAX_GROWTH`·θ + `GROWTH_FLOOR`. The average information gives a small θ a curvature ∝ θ²
+/// and so a step ∝ 1/θ, which overshoots when θ should grow (InstEval's department:service
+/// term went 0.028 → 0.53 → 0.040 → 0.11 → 0.089); the whole direction is scaled, so it still
+/// descends. Over fifteen lmer fits this took 98 evaluations where the full step took 104,
+/// none more, with the same optima.
+fn growth_limited_step(x: &[f64], dir: &[f64], lower: &[f64]) -> f64 {
+    (0..x.len())
+        .filter(|&k| lower[k] == 0.0 && dir[k] > 0.0)
+        .map(|k| ((MAX_GROWTH - 1.0) * x[k] + GROWTH_FLOOR) / dir[k])
+        .fold(1.0, f64::min)
 }
 
 /// A diagonal θ at 0 whose gradient is (numerically) zero: for a scalar term 0 is always a
