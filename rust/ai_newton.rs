@@ -107,3 +107,20 @@ fn ridge_pd(mut h: Mat<f64>) -> Mat<f64> {
     h
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_growing_diagonal_theta_at_most_triples_on_the_first_trial() {
+        let lower = [0.0, f64::NEG_INFINITY, 0.0];
+        // θ₀ = 0.028 asked to grow by 0.5: α = (2·0.028 + 0.01)/0.5
+        let alpha = growth_limited_step(&[0.028, 0.3, 0.4], &[0.5, 5.0, -0.2], &lower);
+        assert!((alpha - (2.0 * 0.028 + 0.01) / 0.5).abs() < 1e-15, "{alpha}");
+        // shrinking θ, off-diagonal entries and modest growth leave the full step
+        assert_eq!(growth_limited_step(&[0.028, 0.3, 0.4], &[-0.02, 5.0, 0.5], &lower), 1.0);
+        // from 0 a diagonal θ may reach the floor
+        assert!((growth_limited_step(&[0.0, 0.0, 1.0], &[0.1, 0.0, 0.0], &lower) - 0.1).abs() < 1e-15);
+    }
+}
