@@ -26,8 +26,16 @@ pub struct SharedDesign {
 }
 
 impl SharedDesign {
-    fn n(&self) -> usize {
-        self.x.len() / self.p.max(1)
+    /// The design from row-major fixed-effects rows (n × p), as the models hold them.
+    pub fn from_rows(x_rows: &[f64], p: usize, terms: Vec<ReTermData>) -> Self {
+        let n = terms.first().map_or(if p == 0 { 0 } else { x_rows.len() / p }, |t| t.codes.len());
+        let x = (0..p).flat_map(|j| (0..n).map(move |i| x_rows[i * p + j])).collect();
+        SharedDesign { x, p, terms }
+    }
+
+    /// Number of rows.
+    pub fn n(&self) -> usize {
+        self.terms.first().map_or(self.x.len() / self.p.max(1), |t| t.codes.len())
     }
 
     /// Xβ + Σₜ Zₜ bₜ with new spherical draws scaled by `scale`·Λₜ(θ) (θ in lme4's order: each

@@ -181,3 +181,21 @@ def test_crossed_glmer_bootstrap_is_identical_for_any_thread_count_and_equals_re
     two = fit.bootstrap(nsim=20, seed=1, threads=2, progress=False).table
     assert one.equals(two)
     assert one.equals(fit.refit_many(fit.simulate(20, seed=1), progress=False))
+
+
+def test_executor_payloads_of_lmer_crossed_glmer_and_npmlt_give_the_local_tables(npmlt_fit):
+    """On a worker each fit's replicates are rebuilt from the payload (its own core object is
+    used locally): the tables must agree."""
+    from conftest import shared_csv
+
+    sleep = shared_csv("sleepstudy.csv")
+    rng = np.random.default_rng(5)
+    a, b = np.repeat(np.arange(20), 12), np.tile(np.arange(12), 20)
+    eta = 0.2 + 0.6 * rng.normal(size=20)[a] + 0.5 * rng.normal(size=12)[b]
+    crossed = pl.DataFrame({"y": rng.binomial(1, 1 / (1 + np.exp(-eta))), "a": a, "b": b})
+    fits = [gx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep), gx.glmer("y ~ 1 + (1 | a) + (1 | b)", data=crossed), npmlt_fit]
+    with cf.ProcessPoolExecutor(max_workers=2) as pool:
+        for fit in fits:
+            local = fit.bootstrap(nsim=6, seed=3, progress=False).table
+            remote = fit.bootstrap(nsim=6, seed=3, progress=False, executor=pool, chunk_size=2).table
+            assert local.equals(remote), type(fit).__name__

@@ -135,7 +135,8 @@ class _LmerBatch:
     def payload(self) -> dict:
         f = self.fit
         codes, n_levels, Z = f.re.core_arguments()
-        return {"kind": "lmer", "weights": np.asarray(f.weights, dtype=float), "X": f.X, "codes": codes,
+        y_core = np.asarray(f.y, dtype=float) - np.asarray(f.offset, dtype=float)
+        return {"kind": "lmer", "y": y_core, "weights": np.asarray(f.weights, dtype=float), "X": f.X, "codes": codes,
                 "n_levels": n_levels, "Z": Z, "reml": f.reml, "theta": list(map(float, f.theta)),
                 "beta": list(map(float, f.beta)), "sigma": float(f.sigma), "max_iter": 1000,
                 "offset": np.asarray(f.offset, dtype=float)}
@@ -144,17 +145,14 @@ class _LmerBatch:
         return len(self.fit.y)
 
     def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
-        from glmmx import _core
-
         if params:
             raise ModelSpecError("lmer simulations use the fitted parameters")
         p = self.payload()
-        sims = _core.simulate_lmm(p["weights"], _aligned(p["X"], order="F"), p["codes"], p["n_levels"], p["Z"], theta=p["theta"],
-                                  beta=p["beta"], sigma=p["sigma"], nsim=nsim, seed=seed, first=0)
+        sims = _replicates(p, self.local_core(p)).simulate(nsim=nsim, seed=seed, first=0)
         return sims + p["offset"][:, None]
 
     def local_core(self, payload):
-        return None
+        return self.fit._core
 
     def estimate_names(self) -> list[str]:
         return list(self.fit.x_names)
@@ -177,21 +175,17 @@ class _GlmerCrossedBatch(_GlmerBatch):
     def payload(self) -> dict:
         f = self.fit
         y, m, offset, X, codes, n_levels, Z, family, link = f._core_args
-        return {"kind": "glmer_crossed", "m": m, "offset": offset, "X": X, "codes": codes, "n_levels": n_levels,
+        return {"kind": "glmer_crossed", "y": y, "m": m, "offset": offset, "X": X, "codes": codes, "n_levels": n_levels,
                 "Z": Z, "family": family, "link": link, "n_agq": f.nagq, "theta": list(map(float, f.theta)),
                 "beta": list(map(float, f.beta)), "max_iter": f._max_iter}
 
     def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
-        from glmmx import _core
-
         theta, beta = self.parameters(params)
-        p = self.payload()
-        return _core.simulate_glmm_sparse(_aligned(p["m"]), _aligned(p["offset"]), _aligned(p["X"], order="F"), p["codes"],
-                                          p["n_levels"], p["Z"], family=p["family"], link=p["link"], theta=list(theta),
-                                          beta=list(beta), nsim=nsim, seed=seed, first=0)
+        p = self.payload() | {"theta": list(map(float, theta)), "beta": list(map(float, beta))}
+        return _replicates(p, self.local_core(p)).simulate(nsim=nsim, seed=seed, first=0)
 
     def local_core(self, payload):
-        return None
+        return self.fit._core
 
 
 class _NpmltBatch:
@@ -214,22 +208,16 @@ class _NpmltBatch:
                 "beta": list(map(float, f.beta)), "nagq": f.nagq, "max_iter": f._max_iter, "se": f.se_kind,
                 "order": prep.order, **mixing}
 
-    def data_args(self, payload):
+    @staticmethod
+    def mixing_args(payload):
         p = payload
-        return (_aligned(p["y"], np.uint32), p["q"], _aligned(p["X"], order="F"), p["npo"], _aligned(p["Z"], order="F"), p["starts"])
-
-    def mixing_args(self, payload):
-        p = payload
-        return {"link": p["link"], "alpha": p["alpha"], "beta": p["beta"], "points": _aligned(p["points"]),
-                "masses": p["masses"], "chol": _aligned(p["chol"])}
+        return {"alpha": p["alpha"], "beta": p["beta"], "points": _aligned(p["points"]), "masses": p["masses"], "chol": _aligned(p["chol"])}
 
     def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
-        from glmmx import _core
-
         if params:
             raise ModelSpecError("npmlt simulations use the fitted parameters; params= is for glmer")
         payload = self.payload()
-        sims = _core.simulate_npmlt(*self.data_args(payload), **self.mixing_args(payload), nsim=nsim, seed=seed, first=0)
+        sims = _replicates(payload).simulate(nsim=nsim, seed=seed, first=0)
         out = np.empty_like(sims)
         out[self.prep.order] = sims
         return out
@@ -295,28 +283,41 @@ def _run_payload(payload, *, responses, nsim, seed, first, threads, progress, co
     from glmmx import _core
 
     p = payload
+    if responses is not None and p["kind"] == "lmer":
+        responses = responses - np.asarray(p["offset"])[:, None]
+    elif responses is not None and p["kind"] == "npmlt":
+        responses = responses[np.asarray(p["order"])]
+    if responses is not None:
+        responses = np.require(responses, dtype=float, requirements="CA")
+    batch = _core.Batch(responses=responses, nsim=nsim, seed=seed, first=first, threads=threads, progress=progress)
     if p["kind"] == "glmer":
         core = core or _glmer_core(p)
-        return core.refit_many(p["theta"], p["beta"], responses=responses, nsim=nsim, seed=seed, first=first,
-                               n_agq=p["n_agq"], max_iter=p["max_iter"], threads=threads, progress=progress)
-    terms = None if "codes" not in p else ([_aligned(c, np.uint32) for c in p["codes"]], p["n_levels"], [_aligned(z, order="F") for z in p["Z"]])
+        return core.refit_many(p["theta"], p["beta"], batch=batch, n_agq=p["n_agq"], max_iter=p["max_iter"])
+    replicates = _replicates(p, core)
     if p["kind"] == "lmer":
-        if responses is not None:
-            responses = np.require(responses - np.asarray(p["offset"])[:, None], dtype=float, requirements="CA")
-        return _core.refit_lmm_many(_aligned(p["weights"]), _aligned(p["X"], order="F"), *terms, reml=p["reml"], theta=p["theta"],
-                                    beta=p["beta"], sigma=p["sigma"], max_iter=p["max_iter"], responses=responses, nsim=nsim,
-                                    seed=seed, first=first, threads=threads, progress=progress)
+        return replicates.refit_many(batch=batch, reml=p["reml"], max_iter=p["max_iter"])
     if p["kind"] == "glmer_crossed":
-        return _core.refit_glmm_sparse_many(_aligned(p["m"]), _aligned(p["offset"]), _aligned(p["X"], order="F"), *terms,
-                                            family=p["family"], link=p["link"], n_agq=p["n_agq"], theta=p["theta"], beta=p["beta"],
-                                            max_iter=p["max_iter"], responses=responses, nsim=nsim, seed=seed, first=first,
-                                            threads=threads, progress=progress)
-    npmlt = _NpmltBatch.__new__(_NpmltBatch)
-    if responses is not None:
-        responses = np.require(responses[np.asarray(payload["order"])], dtype=float, requirements="CA")
-    return _core.refit_npmlt_many(*npmlt.data_args(payload), **npmlt.mixing_args(payload), nagq=payload["nagq"],
-                                  max_iter=payload["max_iter"], se=payload["se"], responses=responses, nsim=nsim,
-                                  seed=seed, first=first, threads=threads, progress=progress)
+        return replicates.refit_many(batch=batch, max_iter=p["max_iter"])
+    return replicates.refit_many(batch=batch, nagq=p["nagq"], max_iter=p["max_iter"], se=p["se"])
+
+
+def _replicates(payload, core=None):
+    """The replicates of an lmer, crossed glmer or npmlt fit (the core's data and the estimates
+    in `payload`), from the fit's own core object when given, else one built from the payload."""
+    from glmmx import _core
+
+    p = payload
+    if p["kind"] == "npmlt":
+        core = core or _core.NpmltData(_aligned(p["y"], np.uint32), p["q"], _aligned(p["X"], order="F"), p["npo"],
+                                       _aligned(p["Z"], order="F"), p["starts"], link=p["link"])
+        return core.replicates(**_NpmltBatch.mixing_args(p))
+    terms = ([_aligned(c, np.uint32) for c in p["codes"]], p["n_levels"], [_aligned(z, order="F") for z in p["Z"]])
+    if p["kind"] == "lmer":
+        core = core or _core.LmmModel(_aligned(p["y"]), _aligned(p["weights"]), _aligned(p["X"], order="F"), *terms)
+        return core.replicates(theta=p["theta"], beta=p["beta"], sigma=p["sigma"])
+    core = core or _core.SparseGlmm(_aligned(p["y"]), _aligned(p["m"]), _aligned(p["offset"]), _aligned(p["X"], order="F"), *terms,
+                                    p["family"], p["link"])
+    return core.replicates(theta=p["theta"], beta=p["beta"], n_agq=p["n_agq"])
 
 
 def _glmer_core(payload):

@@ -3,7 +3,7 @@ distribution: R's ``mixcat::npmlt`` (Papageorgiou & Hinde 2012), fitted by maxim
 on the exact log-likelihood (Aitkin 1999's NPML).
 
 Pipeline: validate → ``build_design`` (formula, ``random``, ``npo`` on the same rows) →
-response categories → clusters by ``id`` value → ``_core.fit_npmlt`` / ``fit_npmlt_normal`` →
+response categories → clusters by ``id`` value → ``_core.NpmltData(...).fit`` / ``.fit_normal`` →
 :class:`glmmx.npmlt_result.NpmltResult`.
 """
 
@@ -367,6 +367,7 @@ def _fit_prepared(prep, *, k, link, random_dist, nagq, se, start, max_iter, thre
     n_clusters = len(prep.starts) - 1
     if random_dist == "npml" and k > n_clusters:
         raise ModelSpecError(f"k = {k} support points need at least {k} clusters; id {prep.id_name!r} has {n_clusters}")
+    core = _core.NpmltData(prep.y, prep.q, prep.X, prep.npo, prep.Z, prep.starts, link=link)
     if random_dist == "normal":
         if nagq < 3:
             raise ModelSpecError(
@@ -375,12 +376,10 @@ def _fit_prepared(prep, *, k, link, random_dist, nagq, se, start, max_iter, thre
             )
         if prep.Z.shape[1] > 2:
             raise ModelSpecError(f"random_dist='normal' supports random effects of up to 2 dimensions; random has {prep.Z.shape[1]}")
-        raw = _core.fit_npmlt_normal(prep.y, prep.q, prep.X, prep.npo, prep.Z, prep.starts, link=link, nagq=nagq,
-                                     max_iter=max_iter, se=se, threads=threads)
+        raw = core.fit_normal(nagq=nagq, max_iter=max_iter, se=se, threads=threads)
         k = 0
     else:
-        raw = _core.fit_npmlt(prep.y, prep.q, prep.X, prep.npo, prep.Z, prep.starts, link=link, k=k,
-                              max_iter=max_iter, se=se, start=_start_tuple(start, prep, k), threads=threads)
+        raw = core.fit(k=k, max_iter=max_iter, se=se, start=_start_tuple(start, prep, k), threads=threads)
     return NpmltResult.from_core(raw, prep, k=k, link=link, random_dist=random_dist, nagq=nagq, se=se, eb=eb, max_iter=max_iter)
 
 

@@ -1,7 +1,7 @@
 //! Bindings of the one-grouping-factor GLMM: the model (fit, deviance, simulation, batch
 //! refits) and its fit.
 
-use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
+use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 use crate::cluster::Clustered;
 use crate::family::{Family, Link};
 use crate::fit::{FitOptions, GlmmFit, fit};
@@ -133,28 +133,15 @@ impl PyGlmmModel {
     /// conditional modes: the columns of `responses` (n × nsim), or, when it is None, `nsim`
     /// responses simulated at (θ, β) with `seed` (replicates first, first + 1, ..., each
     /// from its own stream, as `simulate` draws them).
-    #[pyo3(signature = (theta, beta, *, responses, nsim, seed, first, n_agq, max_iter, threads, progress))]
-    #[allow(clippy::too_many_arguments)]
-    fn refit_many<'py>(
-        &self,
-        py: Python<'py>,
-        theta: Vec<f64>,
-        beta: Vec<f64>,
-        responses: Option<PyReadonlyArray2<'py, f64>>,
-        nsim: usize,
-        seed: u64,
-        first: u64,
-        n_agq: usize,
-        max_iter: usize,
-        threads: Option<usize>,
-        progress: Option<PyRef<'py, Progress>>,
-    ) -> PyResult<Py<PyAny>> {
+    #[pyo3(signature = (theta, beta, *, batch, n_agq, max_iter))]
+    fn refit_many(&self, py: Python<'_>, theta: Vec<f64>, beta: Vec<f64>, batch: PyRef<'_, Batch>, n_agq: usize, max_iter: usize) -> PyResult<Py<PyAny>> {
         self.check_lengths(&theta, &beta)?;
         let model = &self.inner;
         let refit = GlmmRefit::new(model, theta.clone(), beta.clone(), n_agq, max_iter);
+        let (seed, first) = batch.stream();
         let draw = simulator(model, theta, beta, seed, first);
         let widths = (model.p(), model.n_theta());
-        run_batch(py, &refit, model.data.n, responses, nsim, threads, progress, || check_simulable(model), draw, widths)
+        run_batch(py, &refit, model.data.n, &batch, || check_simulable(model), draw, widths)
     }
 }
 

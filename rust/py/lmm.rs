@@ -1,7 +1,7 @@
 //! Bindings of the models with any number of random-effects terms: linear mixed models
 //! (lmer) and GLMMs on the sparse machinery (glmer with several grouping factors).
 
-use super::{ModelSpecError, Progress, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
+use super::{Batch, ModelSpecError, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 use crate::blocked::ReTermData;
 use crate::error::Error;
 use crate::family::{Family, Link};
@@ -12,7 +12,7 @@ use crate::lmm_fit::{LmmFit, LmmFitOptions};
 use crate::lmm_refit::{GlmmData, LmmData, LmmRefit, SharedDesign, SparseGlmmRefit};
 use crate::pirls_sparse::SparseGlmm;
 use crate::rng::replicate_rng;
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 /// Random-effects terms from per-term level codes, level counts and Fortran-ordered Z blocks.
@@ -104,6 +104,17 @@ impl PyLmmModel {
         let flat: Vec<f64> = v.jacobian.iter().flat_map(|m| (0..p).flat_map(move |i| (0..p).map(move |j| m[(i, j)]))).collect();
         let jac = PyArray1::from_vec(py, flat).reshape([k, p, p])?.into_any().unbind();
         Ok((mat_out(py, &v.hessian)?, jac))
+    }
+
+    /// The replicates of the fit at (θ, β, σ): simulated responses and refits.
+    #[pyo3(signature = (*, theta, beta, sigma))]
+    fn replicates(&self, theta: Vec<f64>, beta: Vec<f64>, sigma: f64) -> PyResult<PyLmmReplicates> {
+        let m = &self.inner;
+        if theta.len() != m.n_theta() || beta.len() != m.p {
+            return Err(ModelSpecError::new_err(format!("replicates need {} theta and {} beta values", m.n_theta(), m.p)));
+        }
+        let data = LmmData { design: SharedDesign::from_rows(&m.x, m.p, m.terms.clone()), w: m.w.clone() };
+        Ok(PyLmmReplicates { data, theta, beta, sigma })
     }
 }
 
@@ -231,6 +242,19 @@ impl PySparseGlmm {
         let result = run_detached(py, threads, move || crate::glmm_sparse_fit::fit(model, &opts))?;
         PySparseGlmmFit::new(py, result)
     }
+
+    /// The replicates of the fit at (θ, β), refitted with `n_agq`: simulated responses and refits.
+    #[pyo3(signature = (*, theta, beta, n_agq))]
+    fn replicates(&self, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize) -> PyResult<PySparseGlmmReplicates> {
+        let m = &self.inner;
+        if theta.len() != m.n_theta() {
+            return Err(ModelSpecError::new_err(format!("replicates need {} theta values", m.n_theta())));
+        }
+        self.check_beta(&beta)?;
+        let design = SharedDesign::from_rows(&m.x, m.p, m.terms.clone());
+        let data = GlmmData { design, m: m.m.clone(), offset: m.offset.clone(), family: m.family, link: m.link };
+        Ok(PySparseGlmmReplicates { data, theta, beta, n_agq })
+    }
 }
 
 impl PySparseGlmm {
@@ -294,137 +318,75 @@ fn design<'a>(x: &'a PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u3
     Ok((xs, p, re_terms(codes, n_levels, z)?))
 }
 
-/// The data lmer replicates share.
-fn lmm_data(weights: &PyReadonlyArray1<'_, f64>, x: &PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<LmmData> {
-    let (xs, p, terms) = design(x, codes, n_levels, z)?;
-    Ok(LmmData { design: SharedDesign { x: xs.to_vec(), p, terms }, w: slice("weights", weights)?.to_vec() })
-}
-
-/// Replicate k's simulated lmer response at (θ, β, σ).
-fn lmm_simulator(data: &LmmData, theta: Vec<f64>, beta: Vec<f64>, sigma: f64, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
-    move |k, y| data.simulate(&theta, &beta, sigma, &mut replicate_rng(seed, first + k), y)
-}
-
-/// `nsim` lmer responses (offset removed, as the core holds y) drawn at (θ, β, σ).
-#[pyfunction]
-#[pyo3(signature = (weights, x, codes, n_levels, z, *, theta, beta, sigma, nsim, seed, first))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn simulate_lmm(
-    py: Python<'_>,
-    weights: PyReadonlyArray1<'_, f64>,
-    x: PyReadonlyArray2<'_, f64>,
-    codes: Vec<PyReadonlyArray1<'_, u32>>,
-    n_levels: Vec<usize>,
-    z: Vec<PyReadonlyArray2<'_, f64>>,
+/// A fitted lmer model's replicates: the data they share (prior weights, X, random-effects
+/// terms) and the estimates (θ, β, σ) they are simulated from and started at
+/// (`LmmModel.replicates`).
+#[pyclass(name = "LmmReplicates", module = "glmmx._core", frozen)]
+pub struct PyLmmReplicates {
+    data: LmmData,
     theta: Vec<f64>,
     beta: Vec<f64>,
     sigma: f64,
-    nsim: usize,
-    seed: u64,
-    first: u64,
-) -> PyResult<Py<PyAny>> {
-    let data = lmm_data(&weights, &x, &codes, &n_levels, &z)?;
-    simulated_matrix(py, x.shape()[0], nsim, || Ok(()), lmm_simulator(&data, theta, beta, sigma, seed, first))
 }
 
-/// Refit an lmer model to many responses in parallel, each started at θ.
-#[pyfunction]
-#[pyo3(signature = (weights, x, codes, n_levels, z, *, reml, theta, beta, sigma, max_iter, responses, nsim, seed, first, threads, progress))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn refit_lmm_many<'py>(
-    py: Python<'py>,
-    weights: PyReadonlyArray1<'py, f64>,
-    x: PyReadonlyArray2<'py, f64>,
-    codes: Vec<PyReadonlyArray1<'py, u32>>,
-    n_levels: Vec<usize>,
-    z: Vec<PyReadonlyArray2<'py, f64>>,
-    reml: bool,
+#[pymethods]
+impl PyLmmReplicates {
+    /// `nsim` responses (offset removed, as the core holds y).
+    #[pyo3(signature = (*, nsim, seed, first))]
+    fn simulate(&self, py: Python<'_>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
+        simulated_matrix(py, self.data.design.n(), nsim, || Ok(()), self.simulator(seed, first))
+    }
+
+    /// Refit to many responses in parallel, each started at θ.
+    #[pyo3(signature = (*, batch, reml, max_iter))]
+    fn refit_many(&self, py: Python<'_>, batch: PyRef<'_, Batch>, reml: bool, max_iter: usize) -> PyResult<Py<PyAny>> {
+        let refit = LmmRefit { data: self.data.clone(), reml, opts: LmmFitOptions { max_iter, theta0: Some(self.theta.clone()) } };
+        let widths = (self.data.design.p, self.theta.len() + 1);
+        let (seed, first) = batch.stream();
+        run_batch(py, &refit, self.data.design.n(), &batch, || Ok(()), self.simulator(seed, first), widths)
+    }
+}
+
+impl PyLmmReplicates {
+    /// Replicate k's simulated response.
+    fn simulator(&self, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+        move |k, y| self.data.simulate(&self.theta, &self.beta, self.sigma, &mut replicate_rng(seed, first + k), y)
+    }
+}
+
+/// A fitted several-factor GLMM's replicates: the data they share (prior weights, offset, X,
+/// random-effects terms, family and link) and the estimates (θ, β) they are simulated from and
+/// started at (`SparseGlmm.replicates`).
+#[pyclass(name = "SparseGlmmReplicates", module = "glmmx._core", frozen)]
+pub struct PySparseGlmmReplicates {
+    data: GlmmData,
     theta: Vec<f64>,
     beta: Vec<f64>,
-    sigma: f64,
-    max_iter: usize,
-    responses: Option<PyReadonlyArray2<'py, f64>>,
-    nsim: usize,
-    seed: u64,
-    first: u64,
-    threads: Option<usize>,
-    progress: Option<PyRef<'py, Progress>>,
-) -> PyResult<Py<PyAny>> {
-    let data = lmm_data(&weights, &x, &codes, &n_levels, &z)?;
-    let (n, p, nt) = (x.shape()[0], data.design.p, theta.len());
-    let refit = LmmRefit { data, reml, opts: LmmFitOptions { max_iter, theta0: Some(theta.clone()) } };
-    let draw = lmm_simulator(&refit.data, theta, beta, sigma, seed, first);
-    run_batch(py, &refit, n, responses, nsim, threads, progress, || Ok(()), draw, (p, nt + 1))
-}
-
-/// The data several-factor GLMM replicates share.
-#[allow(clippy::too_many_arguments)]
-fn glmm_data(m: &PyReadonlyArray1<'_, f64>, offset: &PyReadonlyArray1<'_, f64>, x: &PyReadonlyArray2<'_, f64>, codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>], family: &str, link: &str) -> PyResult<GlmmData> {
-    let (xs, p, terms) = design(x, codes, n_levels, z)?;
-    let (family, link) = (Family::parse(family)?, Link::parse(link)?);
-    let (m, offset) = (slice("m", m)?.to_vec(), slice("offset", offset)?.to_vec());
-    Ok(GlmmData { design: SharedDesign { x: xs.to_vec(), p, terms }, m, offset, family, link })
-}
-
-/// Replicate k's simulated several-factor GLMM response at (θ, β).
-fn glmm_simulator(data: &GlmmData, theta: Vec<f64>, beta: Vec<f64>, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
-    move |k, y| data.simulate(&theta, &beta, &mut replicate_rng(seed, first + k), y)
-}
-
-/// `nsim` responses drawn from a several-factor GLMM at (θ, β).
-#[pyfunction]
-#[pyo3(signature = (m, offset, x, codes, n_levels, z, *, family, link, theta, beta, nsim, seed, first))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn simulate_glmm_sparse(
-    py: Python<'_>,
-    m: PyReadonlyArray1<'_, f64>,
-    offset: PyReadonlyArray1<'_, f64>,
-    x: PyReadonlyArray2<'_, f64>,
-    codes: Vec<PyReadonlyArray1<'_, u32>>,
-    n_levels: Vec<usize>,
-    z: Vec<PyReadonlyArray2<'_, f64>>,
-    family: &str,
-    link: &str,
-    theta: Vec<f64>,
-    beta: Vec<f64>,
-    nsim: usize,
-    seed: u64,
-    first: u64,
-) -> PyResult<Py<PyAny>> {
-    let data = glmm_data(&m, &offset, &x, &codes, &n_levels, &z, family, link)?;
-    let draw = glmm_simulator(&data, theta, beta, seed, first);
-    simulated_matrix(py, x.shape()[0], nsim, || data.check_simulable(), draw)
-}
-
-/// Refit a several-factor GLMM to many responses in parallel, each started at (θ, β).
-#[pyfunction]
-#[pyo3(signature = (m, offset, x, codes, n_levels, z, *, family, link, n_agq, theta, beta, max_iter, responses, nsim, seed, first, threads, progress))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn refit_glmm_sparse_many<'py>(
-    py: Python<'py>,
-    m: PyReadonlyArray1<'py, f64>,
-    offset: PyReadonlyArray1<'py, f64>,
-    x: PyReadonlyArray2<'py, f64>,
-    codes: Vec<PyReadonlyArray1<'py, u32>>,
-    n_levels: Vec<usize>,
-    z: Vec<PyReadonlyArray2<'py, f64>>,
-    family: &str,
-    link: &str,
     n_agq: usize,
-    theta: Vec<f64>,
-    beta: Vec<f64>,
-    max_iter: usize,
-    responses: Option<PyReadonlyArray2<'py, f64>>,
-    nsim: usize,
-    seed: u64,
-    first: u64,
-    threads: Option<usize>,
-    progress: Option<PyRef<'py, Progress>>,
-) -> PyResult<Py<PyAny>> {
-    let data = glmm_data(&m, &offset, &x, &codes, &n_levels, &z, family, link)?;
-    let (n, p, nt) = (x.shape()[0], data.design.p, theta.len());
-    let opts = FitOptions { n_agq, max_iter, theta0: Some(theta.clone()), beta0: Some(beta.clone()) };
-    let refit = SparseGlmmRefit { data, opts };
-    let draw = glmm_simulator(&refit.data, theta, beta, seed, first);
-    run_batch(py, &refit, n, responses, nsim, threads, progress, || refit.data.check_simulable(), draw, (p, nt))
+}
+
+#[pymethods]
+impl PySparseGlmmReplicates {
+    /// `nsim` responses.
+    #[pyo3(signature = (*, nsim, seed, first))]
+    fn simulate(&self, py: Python<'_>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
+        simulated_matrix(py, self.data.design.n(), nsim, || self.data.check_simulable(), self.simulator(seed, first))
+    }
+
+    /// Refit to many responses in parallel, each started at (θ, β).
+    #[pyo3(signature = (*, batch, max_iter))]
+    fn refit_many(&self, py: Python<'_>, batch: PyRef<'_, Batch>, max_iter: usize) -> PyResult<Py<PyAny>> {
+        let opts = FitOptions { n_agq: self.n_agq, max_iter, theta0: Some(self.theta.clone()), beta0: Some(self.beta.clone()) };
+        let refit = SparseGlmmRefit { data: self.data.clone(), opts };
+        let widths = (self.data.design.p, self.theta.len());
+        let (seed, first) = batch.stream();
+        run_batch(py, &refit, self.data.design.n(), &batch, || refit.data.check_simulable(), self.simulator(seed, first), widths)
+    }
+}
+
+impl PySparseGlmmReplicates {
+    /// Replicate k's simulated response.
+    fn simulator(&self, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+        move |k, y| self.data.simulate(&self.theta, &self.beta, &mut replicate_rng(seed, first + k), y)
+    }
 }

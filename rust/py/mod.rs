@@ -104,26 +104,52 @@ fn response_columns<'a>(responses: &'a Option<PyReadonlyArray2<'_, f64>>, n: usi
     }
 }
 
-/// Refit `refit` to many responses without the GIL on `threads` threads, and return the
-/// replicate table: the columns of `responses` (n rows), or `nsim` responses made by
-/// `simulate(k, y)` for replicates k = 0, 1, ... (`check` runs first, before simulating).
-#[allow(clippy::too_many_arguments)]
+/// Which replicates a batch refits and how: the columns of `responses` (n × n_rep), or `nsim`
+/// responses simulated from `seed` (replicates `first`, `first` + 1, ..., each from its own
+/// stream); on `threads` threads, counting finished fits in `progress`.
+#[pyclass(module = "glmmx._core", frozen)]
+pub struct Batch {
+    responses: Option<Py<numpy::PyArray2<f64>>>,
+    nsim: usize,
+    seed: u64,
+    first: u64,
+    threads: Option<usize>,
+    progress: Option<Py<Progress>>,
+}
+
+#[pymethods]
+impl Batch {
+    #[new]
+    #[pyo3(signature = (*, responses, nsim, seed, first, threads, progress))]
+    fn new(responses: Option<Bound<'_, numpy::PyArray2<f64>>>, nsim: usize, seed: u64, first: u64, threads: Option<usize>, progress: Option<Py<Progress>>) -> Self {
+        Batch { responses: responses.map(Bound::unbind), nsim, seed, first, threads, progress }
+    }
+}
+
+impl Batch {
+    /// The seed and first replicate of simulated responses.
+    fn stream(&self) -> (u64, u64) {
+        (self.seed, self.first)
+    }
+}
+
+/// Refit `refit` to the replicates of `batch` without the GIL, and return the replicate table;
+/// simulated responses come from `simulate(k, y)` for replicates k = 0, 1, ... (`check` runs
+/// first, before simulating).
 fn run_batch<M: Refit>(
     py: Python<'_>,
     refit: &M,
     n: usize,
-    responses: Option<PyReadonlyArray2<'_, f64>>,
-    nsim: usize,
-    threads: Option<usize>,
-    progress: Option<PyRef<'_, Progress>>,
+    batch: &Batch,
     check: impl FnOnce() -> Result<(), Error> + Send,
     simulate: impl Fn(u64, &mut [f64]) + Sync + Send,
     widths: (usize, usize),
 ) -> PyResult<Py<PyAny>> {
+    let responses = batch.responses.as_ref().map(|r| r.bind(py).readonly());
     let columns = response_columns(&responses, n)?;
-    let n_rep = columns.map_or(nsim, |c| c.1);
-    let counter = progress.map(|p| p.done.clone()).unwrap_or_default();
-    let fits = run_detached(py, threads, move || {
+    let n_rep = columns.map_or(batch.nsim, |c| c.1);
+    let counter = batch.progress.as_ref().map(|p| p.get().done.clone()).unwrap_or_default();
+    let fits = run_detached(py, batch.threads, move || {
         if columns.is_none() {
             check()?;
         }
@@ -182,19 +208,16 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<glmm::PyGlmmModel>()?;
     m.add_class::<glmm::PyGlmmFit>()?;
     m.add_class::<Progress>()?;
+    m.add_class::<Batch>()?;
     m.add_class::<lmm::PyLmmModel>()?;
     m.add_class::<lmm::PyLmmFit>()?;
     m.add_class::<lmm::PySparseGlmm>()?;
     m.add_class::<lmm::PySparseGlmmFit>()?;
-    m.add_function(wrap_pyfunction!(lmm::simulate_lmm, m)?)?;
-    m.add_function(wrap_pyfunction!(lmm::refit_lmm_many, m)?)?;
-    m.add_function(wrap_pyfunction!(lmm::simulate_glmm_sparse, m)?)?;
-    m.add_function(wrap_pyfunction!(lmm::refit_glmm_sparse_many, m)?)?;
+    m.add_class::<lmm::PyLmmReplicates>()?;
+    m.add_class::<lmm::PySparseGlmmReplicates>()?;
     m.add_class::<npml::PyNpmltFit>()?;
-    m.add_function(wrap_pyfunction!(npml::fit_npmlt, m)?)?;
-    m.add_function(wrap_pyfunction!(npml::fit_npmlt_normal, m)?)?;
-    m.add_function(wrap_pyfunction!(npml::simulate_npmlt, m)?)?;
-    m.add_function(wrap_pyfunction!(npml::refit_npmlt_many, m)?)?;
+    m.add_class::<npml::PyNpmltData>()?;
+    m.add_class::<npml::PyNpmltReplicates>()?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

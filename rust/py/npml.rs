@@ -1,7 +1,7 @@
 //! Bindings of npmlt: ordinal/nominal mixed models with a mass-point (NPML) or normal
 //! random effect, their simulation and batch refits.
 
-use super::{ModelSpecError, Progress, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
+use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
 use crate::npml_data::OrdinalData;
 use crate::rng::replicate_rng;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -72,45 +72,6 @@ impl PyNpmltFit {
     }
 }
 
-/// Fit an NPML ordinal mixed model with `k` support points.
-#[pyfunction]
-#[pyo3(signature = (y, q, x, npo, z, starts, *, link, k, max_iter, se, start, threads))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn fit_npmlt(
-    py: Python<'_>,
-    y: PyReadonlyArray1<'_, u32>,
-    q: usize,
-    x: PyReadonlyArray2<'_, f64>,
-    npo: Vec<bool>,
-    z: PyReadonlyArray2<'_, f64>,
-    starts: Vec<usize>,
-    link: &str,
-    k: usize,
-    max_iter: usize,
-    se: &str,
-    start: Option<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)>,
-    threads: Option<usize>,
-) -> PyResult<PyNpmltFit> {
-    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
-    let d = data.d;
-    if k < 1 {
-        return Err(ModelSpecError::new_err("k must be at least 1"));
-    }
-    let model = crate::npml_model::NpmlModel::new(data, k);
-    let start = match start {
-        Some((alpha, beta, points, masses)) => {
-            if alpha.len() != q || beta.len() != model.data.n_beta() || points.len() != k * d || masses.len() != k {
-                return Err(ModelSpecError::new_err(format!("start needs {q} intercepts, {} coefficients, {k} x {d} points and {k} masses", model.data.n_beta())));
-            }
-            Some(crate::npml_model::NpmlParams { alpha, beta, points, masses })
-        }
-        None => None,
-    };
-    let opts = crate::npml_fit::NpmlOptions { max_iter, se: crate::npml_se::SeKind::parse(se)?, start };
-    let fit = run_detached(py, threads, || crate::npml_fit::fit_npml(&model, &opts))?;
-    PyNpmltFit::from_npml(py, fit, k, d)
-}
-
 impl PyNpmltFit {
     fn from_normal(py: Python<'_>, f: crate::npml_normal::NormalFit, d: usize) -> PyResult<Self> {
         let m = f.cluster_loglik.len();
@@ -141,33 +102,65 @@ impl PyNpmltFit {
     }
 }
 
-/// Fit the ordinal model with a normal random effect by adaptive Gauss–Hermite quadrature.
-#[pyfunction]
-#[pyo3(signature = (y, q, x, npo, z, starts, *, link, nagq, max_iter, se, threads))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn fit_npmlt_normal(
-    py: Python<'_>,
-    y: PyReadonlyArray1<'_, u32>,
-    q: usize,
-    x: PyReadonlyArray2<'_, f64>,
-    npo: Vec<bool>,
-    z: PyReadonlyArray2<'_, f64>,
-    starts: Vec<usize>,
-    link: &str,
-    nagq: usize,
-    max_iter: usize,
-    se: &str,
-    threads: Option<usize>,
-) -> PyResult<PyNpmltFit> {
-    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
-    let d = data.d;
-    if nagq < 1 {
-        return Err(ModelSpecError::new_err("nagq must be at least 1"));
+/// The data of an npmlt model (rows sorted by cluster; `starts` has m + 1 entries) and its
+/// link, prepared once: fits with a mass-point or a normal random effect, and the replicates of
+/// a fit.
+#[pyclass(name = "NpmltData", module = "glmmx._core", frozen)]
+pub struct PyNpmltData {
+    data: OrdinalData,
+}
+
+#[pymethods]
+impl PyNpmltData {
+    #[new]
+    #[pyo3(signature = (y, q, x, npo, z, starts, *, link))]
+    fn new(y: PyReadonlyArray1<'_, u32>, q: usize, x: PyReadonlyArray2<'_, f64>, npo: Vec<bool>, z: PyReadonlyArray2<'_, f64>, starts: Vec<usize>, link: &str) -> PyResult<Self> {
+        Ok(PyNpmltData { data: ordinal_data(&y, q, &x, &npo, &z, &starts, link)? })
     }
-    let kind = crate::npml_se::SeKind::parse(se)?;
-    let model = crate::npml_normal::NormalModel::new(data, nagq);
-    let fit = run_detached(py, threads, || crate::npml_normal::fit_normal(&model, max_iter, kind))?;
-    PyNpmltFit::from_normal(py, fit, d)
+
+    /// Fit with a `k`-point (NPML) random-effects distribution.
+    #[pyo3(signature = (*, k, max_iter, se, start, threads))]
+    fn fit(&self, py: Python<'_>, k: usize, max_iter: usize, se: &str, start: Option<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)>, threads: Option<usize>) -> PyResult<PyNpmltFit> {
+        let data = self.data.clone();
+        let (q, d) = (data.q, data.d);
+        if k < 1 {
+            return Err(ModelSpecError::new_err("k must be at least 1"));
+        }
+        let model = crate::npml_model::NpmlModel::new(data, k);
+        let start = match start {
+            Some((alpha, beta, points, masses)) => {
+                if alpha.len() != q || beta.len() != model.data.n_beta() || points.len() != k * d || masses.len() != k {
+                    return Err(ModelSpecError::new_err(format!("start needs {q} intercepts, {} coefficients, {k} x {d} points and {k} masses", model.data.n_beta())));
+                }
+                Some(crate::npml_model::NpmlParams { alpha, beta, points, masses })
+            }
+            None => None,
+        };
+        let opts = crate::npml_fit::NpmlOptions { max_iter, se: crate::npml_se::SeKind::parse(se)?, start };
+        let fit = run_detached(py, threads, || crate::npml_fit::fit_npml(&model, &opts))?;
+        PyNpmltFit::from_npml(py, fit, k, d)
+    }
+
+    /// Fit with a normal random effect by adaptive Gauss–Hermite quadrature (`nagq` nodes).
+    #[pyo3(signature = (*, nagq, max_iter, se, threads))]
+    fn fit_normal(&self, py: Python<'_>, nagq: usize, max_iter: usize, se: &str, threads: Option<usize>) -> PyResult<PyNpmltFit> {
+        let data = self.data.clone();
+        let d = data.d;
+        if nagq < 1 {
+            return Err(ModelSpecError::new_err("nagq must be at least 1"));
+        }
+        let kind = crate::npml_se::SeKind::parse(se)?;
+        let model = crate::npml_normal::NormalModel::new(data, nagq);
+        let fit = run_detached(py, threads, || crate::npml_normal::fit_normal(&model, max_iter, kind))?;
+        PyNpmltFit::from_normal(py, fit, d)
+    }
+
+    /// The replicates of a fit: its estimates and random-effects distribution (points (K × d)
+    /// and masses, or the lower Cholesky factor of Σ).
+    #[pyo3(signature = (*, alpha, beta, points, masses, chol))]
+    fn replicates(&self, alpha: Vec<f64>, beta: Vec<f64>, points: Option<PyReadonlyArray2<'_, f64>>, masses: Option<Vec<f64>>, chol: Option<PyReadonlyArray2<'_, f64>>) -> PyResult<PyNpmltReplicates> {
+        Ok(PyNpmltReplicates { data: self.data.clone(), alpha, beta, mix: mixing(points, masses, chol)? })
+    }
 }
 
 /// The random-effects distribution of a fitted npmlt model from Python: points (K × d) and
@@ -184,85 +177,52 @@ fn mixing(points: Option<PyReadonlyArray2<'_, f64>>, masses: Option<Vec<f64>>, c
     }
 }
 
-/// `nsim` responses (categories 1..Q, the data's row order) drawn from a fitted npmlt model:
-/// an (n, nsim) array whose column k is replicate `first + k` of `seed`.
-#[pyfunction]
-#[pyo3(signature = (y, q, x, npo, z, starts, *, link, alpha, beta, points, masses, chol, nsim, seed, first))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn simulate_npmlt(
-    py: Python<'_>,
-    y: PyReadonlyArray1<'_, u32>,
-    q: usize,
-    x: PyReadonlyArray2<'_, f64>,
-    npo: Vec<bool>,
-    z: PyReadonlyArray2<'_, f64>,
-    starts: Vec<usize>,
-    link: &str,
+/// A fitted npmlt model's replicates: its data, estimates and random-effects distribution
+/// (`NpmltData.replicates`).
+#[pyclass(name = "NpmltReplicates", module = "glmmx._core", frozen)]
+pub struct PyNpmltReplicates {
+    data: OrdinalData,
     alpha: Vec<f64>,
     beta: Vec<f64>,
-    points: Option<PyReadonlyArray2<'_, f64>>,
-    masses: Option<Vec<f64>>,
-    chol: Option<PyReadonlyArray2<'_, f64>>,
-    nsim: usize,
-    seed: u64,
-    first: u64,
-) -> PyResult<Py<PyAny>> {
-    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
-    let mix = mixing(points, masses, chol)?;
-    let draw = simulator(&data, alpha, beta, mix, seed, first);
-    simulated_matrix(py, data.n, nsim, || Ok(()), draw)
+    mix: crate::npml_refit::Mixing,
+}
+
+#[pymethods]
+impl PyNpmltReplicates {
+    /// `nsim` responses (categories 1..Q, the data's row order): an (n, nsim) array whose
+    /// column k is replicate `first + k` of `seed`.
+    #[pyo3(signature = (*, nsim, seed, first))]
+    fn simulate(&self, py: Python<'_>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
+        simulated_matrix(py, self.data.n, nsim, || Ok(()), simulator(&self.data, &self.alpha, &self.beta, &self.mix, seed, first))
+    }
+
+    /// Refit to many responses in parallel (columns of `responses`, categories 1..Q in the
+    /// data's row order, or `nsim` simulated ones): each mass-point fit starts at the
+    /// estimates; normal fits adapt from the fixed-effects start.
+    #[pyo3(signature = (*, batch, nagq, max_iter, se))]
+    fn refit_many(&self, py: Python<'_>, batch: PyRef<'_, Batch>, nagq: usize, max_iter: usize, se: &str) -> PyResult<Py<PyAny>> {
+        let data = &self.data;
+        let (n, d, n_beta) = (data.n, data.d, data.n_beta());
+        let se = crate::npml_se::SeKind::parse(se)?;
+        let (refit, n_par) = match &self.mix {
+            crate::npml_refit::Mixing::Points { points, masses } => {
+                let start = crate::npml_model::NpmlParams { alpha: self.alpha.clone(), beta: self.beta.clone(), points: points.clone(), masses: masses.clone() };
+                (crate::npml_refit::NpmlRefit::points(data.clone(), start, max_iter, se), masses.len() * (d + 1))
+            }
+            crate::npml_refit::Mixing::Normal { .. } => (crate::npml_refit::NpmlRefit::normal(data.clone(), nagq, max_iter, se), d * d),
+        };
+        let (seed, first) = batch.stream();
+        let draw = simulator(data, &self.alpha, &self.beta, &self.mix, seed, first);
+        run_batch(py, &refit, n, &batch, || Ok(()), draw, (data.q + n_beta, n_par))
+    }
 }
 
 /// Replicate k's simulated response (categories 1..Q as numbers, the data's row order).
-fn simulator(data: &OrdinalData, alpha: Vec<f64>, beta: Vec<f64>, mix: crate::npml_refit::Mixing, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
+fn simulator<'a>(data: &'a OrdinalData, alpha: &'a [f64], beta: &'a [f64], mix: &'a crate::npml_refit::Mixing, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + 'a {
     move |k, out| {
         let mut draw = vec![0u32; data.n];
-        crate::npml_refit::simulate(data, &alpha, &beta, &mix, &mut replicate_rng(seed, first + k), &mut draw);
+        crate::npml_refit::simulate(data, alpha, beta, mix, &mut replicate_rng(seed, first + k), &mut draw);
         out.iter_mut().zip(&draw).for_each(|(o, &c)| *o = (c + 1) as f64);
     }
 }
 
-/// Refit an npmlt model to many responses in parallel (columns of `responses`, categories
-/// 1..Q in the data's row order, or `nsim` simulated ones): each mass-point fit starts at the
-/// given estimates; normal fits adapt from the fixed-effects start.
-#[pyfunction]
-#[pyo3(signature = (y, q, x, npo, z, starts, *, link, alpha, beta, points, masses, chol, nagq, max_iter, se, responses, nsim, seed, first, threads, progress))]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn refit_npmlt_many<'py>(
-    py: Python<'py>,
-    y: PyReadonlyArray1<'py, u32>,
-    q: usize,
-    x: PyReadonlyArray2<'py, f64>,
-    npo: Vec<bool>,
-    z: PyReadonlyArray2<'py, f64>,
-    starts: Vec<usize>,
-    link: &str,
-    alpha: Vec<f64>,
-    beta: Vec<f64>,
-    points: Option<PyReadonlyArray2<'py, f64>>,
-    masses: Option<Vec<f64>>,
-    chol: Option<PyReadonlyArray2<'py, f64>>,
-    nagq: usize,
-    max_iter: usize,
-    se: &str,
-    responses: Option<PyReadonlyArray2<'py, f64>>,
-    nsim: usize,
-    seed: u64,
-    first: u64,
-    threads: Option<usize>,
-    progress: Option<PyRef<'py, Progress>>,
-) -> PyResult<Py<PyAny>> {
-    let data = ordinal_data(&y, q, &x, &npo, &z, &starts, link)?;
-    let mix = mixing(points, masses, chol)?;
-    let (n, d, n_beta) = (data.n, data.d, data.n_beta());
-    let se = crate::npml_se::SeKind::parse(se)?;
-    let (refit, n_par) = match &mix {
-        crate::npml_refit::Mixing::Points { points, masses } => {
-            let start = crate::npml_model::NpmlParams { alpha: alpha.clone(), beta: beta.clone(), points: points.clone(), masses: masses.clone() };
-            (crate::npml_refit::NpmlRefit::points(data.clone(), start, max_iter, se), masses.len() * (d + 1))
-        }
-        crate::npml_refit::Mixing::Normal { .. } => (crate::npml_refit::NpmlRefit::normal(data.clone(), nagq, max_iter, se), d * d),
-    };
-    let draw = simulator(&data, alpha, beta, mix, seed, first);
-    run_batch(py, &refit, n, responses, nsim, threads, progress, || Ok(()), draw, (q + n_beta, n_par))
-}
