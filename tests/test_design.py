@@ -289,6 +289,19 @@ def test_factor_levels_follow_r():
     assert kept.x_names == ("(Intercept)", "ep") and kept.dropped_columns == ("er",)
 
 
+def test_long_text_columns_are_coded_in_one_pass_in_order_of_appearance():
+    """Above the small-column path the private categorical mapping gives the labels in order of
+    first appearance (the fallback's unique() has no order); nulls are missing (-1)."""
+    from glmmx._levels import MISSING, _SMALL, _text_distinct
+
+    rng = np.random.default_rng(0)
+    names = [f"level{k:02d}" for k in rng.permutation(60)]
+    values = [names[k] for k in rng.integers(0, 60, 3 * _SMALL)] + [None]
+    labels, codes = _text_distinct(pl.Series(values))
+    assert labels == list(dict.fromkeys(v for v in values if v is not None))
+    assert codes[-1] == MISSING and all(labels[c] == v for c, v in zip(codes[:-1], values[:-1]))
+
+
 def test_r_sort_key_matches_r_sort():
     # sort(c(...)) in R 4.2.2 (ICU collation)
     words = [

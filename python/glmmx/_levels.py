@@ -191,9 +191,11 @@ def _text_distinct(values: pl.Series) -> tuple[list[str], np.ndarray]:
         return list(index)[1:], np.array(codes, dtype=np.int64)
     try:  # a private category mapping codes the values in one pass, in order of appearance
         categories = pl.Categories.random()
-        codes = values.cast(pl.Categorical(categories)).cat.physical()
+        # the mapping lives only while a column of its dtype does: read the labels before
+        # the categorical column is dropped (after it, to_series() is empty)
+        categorical = values.cast(pl.Categorical(categories))
         labels = categories.to_series().to_list()
-        codes = codes.cast(pl.Int64).fill_null(MISSING).to_numpy()
+        codes = categorical.cat.physical().cast(pl.Int64).fill_null(MISSING).to_numpy()
         if len(labels) == (codes.max(initial=MISSING) + 1):
             return labels, codes
     except (AttributeError, TypeError, pl.exceptions.PolarsError):  # pl.Categories is unstable
