@@ -8,7 +8,7 @@ use crate::average_information::{AiInputs, add_sigma_curvature, products};
 use crate::blocked_factor::solve_columns;
 use crate::error::Result;
 use crate::pirls_sparse::{Parts, SparseGlmm};
-use crate::re_products::{add_z_times, lambda_t_times, lambda_times, x_times, xt_times, zt_times};
+use crate::re_products::{add_x_times, add_z_times, lambda_t_times, lambda_times, xt_times, zt_times};
 use faer::Mat;
 
 /// z̃ᵢᵀM_F⁻¹z̃ᵢ for every row, from the selected inverse in `parts.z` (positions from the
@@ -82,7 +82,10 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     model.solve_with(joint, observed.as_ref().unwrap_or(parts.l), &mut rhs);
     let zeta: Vec<f64> = (0..rhs.nrows()).map(|j| rhs[(j, 0)]).collect();
     // e = −2s + a − W_O(ZΛζᵤ + Xζᵦ)
-    let mut lin = if joint { x_times(parts.x, p, &zeta[q..]) } else { vec![0.0; n] };
+    let mut lin = vec![0.0; n];
+    if joint {
+        add_x_times(parts.x, p, &zeta[q..], &mut lin);
+    }
     add_z_times(parts.terms, &s.terms, &lambda_times(&s.terms, parts.lambda, &zeta[..q]), &mut lin);
     let e: Vec<f64> = (0..n).map(|i| -2.0 * score[i] + a[i] - obs[i].w_obs * lin[i]).collect();
     let (zte, zts) = (zt_times(parts.terms, &s.terms, q, &e), zt_times(parts.terms, &s.terms, q, &score));

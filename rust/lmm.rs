@@ -17,7 +17,7 @@ use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, sol
 use crate::average_information::{AiInputs, add_sigma_curvature, products};
 use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
-use crate::re_products::{add_z_times, lambda_times, x_times, zt_times};
+use crate::re_products::{add_x_times, add_z_times, lambda_times, zt_times};
 use faer::Mat;
 
 /// A linear mixed model with its data, the symbolic factorisation and the workspaces.
@@ -190,7 +190,8 @@ impl LmmModel {
 
     fn fitted_from(&self, solution: &[f64]) -> Vec<f64> {
         let q = self.structure.q;
-        let mut fitted = x_times(&self.x, self.p, &solution[q..]);
+        let mut fitted = vec![0.0; self.n];
+        add_x_times(&self.x, self.p, &solution[q..], &mut fitted);
         let b = lambda_times(&self.structure.terms, &self.lambda, &solution[..q]);
         add_z_times(&self.terms, &self.structure.terms, &b, &mut fitted);
         fitted

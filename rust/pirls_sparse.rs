@@ -16,7 +16,7 @@ use crate::blocked::{ReTermData, Structure};
 use crate::blocked_factor::{BlockValues, RowPlan, assemble, factor, logdets, solve, solve_columns};
 use crate::selected_inverse::{selected_inverse, trace_sums};
 use crate::error::{Error, Result};
-use crate::re_products::{add_z_times, lambda_t_times, lambda_times, x_times, xt_times, zt_times};
+use crate::re_products::{add_x_times, add_z_times, lambda_t_times, lambda_times, xt_times, zt_times};
 use crate::family::{Family, Link, ObsTerms};
 use faer::Mat;
 
@@ -190,8 +190,8 @@ impl SparseGlmm {
     /// η = Xβ + o + ZΛu into `self.eta`.
     fn set_eta(&mut self, u: &[f64], beta: &[f64]) {
         if self.lin_beta.as_slice() != beta {
-            let xb = x_times(&self.x, self.p, beta);
-            self.lin.iter_mut().zip(xb.iter().zip(&self.offset)).for_each(|(l, (xb, o))| *l = o + xb);
+            self.lin.copy_from_slice(&self.offset);
+            add_x_times(&self.x, self.p, beta, &mut self.lin);
             self.lin_beta.copy_from_slice(beta);
         }
         let b = self.b_of(u);

@@ -81,12 +81,12 @@ pub fn zt_times(terms: &[ReTermData], layouts: &[TermLayout], q: usize, v: &[f64
     out
 }
 
-/// Xβ for row-major n × p rows `x`.
-pub fn x_times(x: &[f64], p: usize, beta: &[f64]) -> Vec<f64> {
+/// out += Xβ for row-major n × p rows `x` (n = out.len(); nothing to add when p = 0).
+pub fn add_x_times(x: &[f64], p: usize, beta: &[f64], out: &mut [f64]) {
     if p == 0 {
-        return vec![0.0; x.len()];
+        return;
     }
-    x.chunks_exact(p).map(|row| row.iter().zip(beta).map(|(x, b)| x * b).sum()).collect()
+    out.iter_mut().zip(x.chunks_exact(p)).for_each(|(o, row)| *o += row.iter().zip(beta).map(|(x, b)| x * b).sum::<f64>());
 }
 
 /// Xᵀv for row-major n × p rows `x`.
@@ -141,5 +141,19 @@ mod tests {
         let c: f64 = b.iter().zip(&ltv).map(|(x, y)| x * y).sum();
         assert!((a - c).abs() < 1e-12);
         assert!((lu[1] - (0.3 * b[0] + 0.5 * b[1])).abs() < 1e-12 && (lu[6] - 1.7 * b[6]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fixed_effects_products_with_and_without_columns() {
+        let x = [1.0, 2.0, 1.0, -1.0, 1.0, 0.5]; // 3 rows × 2
+        let mut out = vec![10.0; 3];
+        add_x_times(&x, 2, &[0.5, 2.0], &mut out);
+        assert_eq!(out, vec![14.5, 8.5, 11.5]);
+        assert_eq!(xt_times(&x, 2, &[1.0, 1.0, 2.0]), vec![4.0, 2.0]);
+        // no fixed effects (y ~ 0 + (1 | g)): nothing to add, n from the output
+        let mut none = vec![3.0; 4];
+        add_x_times(&[], 0, &[], &mut none);
+        assert_eq!(none, vec![3.0; 4]);
+        assert!(xt_times(&[], 0, &[1.0; 4]).is_empty());
     }
 }

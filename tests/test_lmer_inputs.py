@@ -119,3 +119,21 @@ def test_too_large_a_crossed_design_is_refused_not_crashed():
     df = pl.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 9_500, n), "b": rng.integers(0, 9_000, n)})
     with pytest.raises(ModelSpecError, match="dense block of .* columns.*up to 8000"):
         gx.lmer("y ~ 1 + (1 | a) + (1 | b)", data=df)
+
+
+def test_a_model_without_fixed_effects_matches_lme4():
+    """`0 + (1 | g)`: no fixed-effects columns at all (lmer, and crossed glmer)."""
+    from conftest import shared_csv
+
+    sleep = shared_csv("sleepstudy.csv")
+    fit = gx.lmer("Reaction ~ 0 + (1 | Subject)", data=sleep)
+    # R 4.2.2, lme4 1.1-31: m <- lmer(Reaction ~ 0 + (1|Subject), data = sleepstudy)
+    # REMLcrit(m) = 1985.6796909430, getME(m, "theta") = 6.7896872649, sigma(m) = 44.2590690373
+    assert fit.reml_criterion == pytest.approx(1985.6796909430, rel=1e-9)
+    assert fit.theta[0] == pytest.approx(6.7896872649, rel=1e-6)
+    assert fit.sigma == pytest.approx(44.2590690373, rel=1e-6)
+    assert len(fit.fitted()) == sleep.height and len(fit.fixef()) == 0
+    rng = np.random.default_rng(1)
+    g, h = rng.integers(0, 20, 300), rng.integers(0, 10, 300)
+    crossed = gx.glmer("y ~ 0 + (1 | g) + (1 | h)", data=pl.DataFrame({"y": rng.integers(0, 2, 300), "g": g, "h": h}))
+    assert crossed.converged and len(crossed.fitted()) == 300
