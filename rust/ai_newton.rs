@@ -107,7 +107,6 @@ fn ridge_pd(mut h: Mat<f64>) -> Mat<f64> {
     h
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
