@@ -15,7 +15,6 @@ use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
 use crate::polish::{ByDifferences, polish, verdict};
 use faer::Mat;
 
-
 /// Options of a GLMM fit, with one grouping factor (`fit`) or several
 /// (`glmm_sparse_fit::fit`); defaults live in Python.
 #[derive(Clone, Debug)]
@@ -157,9 +156,6 @@ fn fit_nagq0(model: &mut GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, opts: &Fi
     res.x.extend_from_slice(&beta);
     Ok(report(res, &lower, decrement, Some(hessian), vcov_beta, vcov_source, cond, nt))
 }
-
-
-
 
 /// (RX'RX)⁻¹ with Fisher weights: lme4's covariance of β̂ without a Hessian; NaN (source
 /// "none") when that information is singular too, as with separated data.

@@ -217,7 +217,6 @@ impl Polishable for LaplacePolish<'_> {
     }
 }
 
-
 #[allow(clippy::too_many_arguments)]
 fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>, theta: Vec<f64>, beta: Vec<f64>, vcov_beta: Mat<f64>, vcov_source: &'static str) -> Result<SparseGlmmFit> {
     let max_grad = max_projected_grad(&res.x, &res.grad, lower);
