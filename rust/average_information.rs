@@ -25,16 +25,16 @@ pub struct AiInputs<'a> {
     pub g: &'a [f64],
 }
 
-/// (vₖ as the columns of an n × nθ matrix, and the nθ × nθ matrix vₖᵀPvₗ); `solve` solves the
-/// penalised least-squares system in place for columns [ΛᵀZᵀW vₖ; XᵀW vₖ] ((q + p) × nθ).
-/// With ŷ(vₗ) = [ZΛ X] solₗ the fit of vₗ, Pvₗ = W(vₗ − ŷ(vₗ)) and so
-/// vₖᵀPvₗ = vₖᵀWvₗ − rhsₖᵀsolₗ: no fitted values are needed.
-pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>, Mat<f64>) {
+/// vₖᵀPvₗ (nθ × nθ) and cₖ = vₖᵀW res (nθ); `solve` solves the penalised least-squares system
+/// in place for columns [ΛᵀZᵀW vₖ; XᵀW vₖ] ((q + p) × nθ). With ŷ(vₗ) = [ZΛ X] solₗ the fit of
+/// vₗ, Pvₗ = W(vₗ − ŷ(vₗ)) and so vₖᵀPvₗ = vₖᵀWvₗ − rhsₖᵀsolₗ: no fitted values are needed;
+/// and vₖ = Z wₖ gives cₖ = wₖᵀ(ZᵀW res) from q-vectors.
+pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>, Vec<f64>) {
     let (n, p, q) = (inp.w.len(), inp.p, inp.u.len());
     let nt: usize = inp.layouts.iter().map(|l| l.n_theta()).sum();
-    let mut v = Mat::<f64>::zeros(n, nt);
-    let mut wv = Mat::<f64>::zeros(n, nt);
+    let (mut v, mut wv) = (Mat::<f64>::zeros(n, nt), Mat::<f64>::zeros(n, nt));
     let mut rhs = Mat::<f64>::zeros(q + p, nt);
+    let mut v_res = vec![0.0; nt];
     let mut k = 0;
     for (t, (l, lam)) in inp.layouts.iter().zip(inp.lambda).enumerate() {
         let d = l.d;
@@ -46,6 +46,7 @@ pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>,
                     wk[o + r] += inp.u[o + c];
                     (c..d).for_each(|m| wk[o + m] += lam[m + c * d] * inp.g[o + r]);
                 }
+                v_res[k] = wk.iter().zip(inp.g).map(|(a, b)| a * b).sum();
                 add_z_times(&inp.terms[t..=t], &inp.layouts[t..=t], &wk, v.col_as_slice_mut(k));
                 let wvk = wv.col_as_slice_mut(k);
                 wvk.iter_mut().zip(v.col_as_slice(k)).zip(inp.w).for_each(|((o, v), w)| *o = w * v);
@@ -64,7 +65,7 @@ pub fn products(inp: &AiInputs, solve: impl FnOnce(&mut Mat<f64>)) -> (Mat<f64>,
     let vwv = v.transpose() * &wv;
     let fit = rhs.transpose() * &sol;
     let vpv = Mat::from_fn(nt, nt, |k, l| vwv[(k, l)] - 0.5 * (fit[(k, l)] + fit[(l, k)]));
-    (v, vpv)
+    (vpv, v_res)
 }
 
 /// Add Σ_ab γ_ab ∂²Σ_ab/∂θₖ∂θₗ per term, γ = ∂d/∂Σ solved from the θ-gradient

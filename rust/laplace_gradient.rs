@@ -121,7 +121,7 @@ impl SparseGlmm {
         let w: Vec<f64> = self.obs.iter().map(|t| t.w_fisher).collect();
         let g = zt_times(&self.terms, &s.terms, s.q, &score);
         let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &w, u: &self.u, g: &g };
-        let (_, mut h) = products(&inputs, |m| solve_columns(s, &self.joint.l, m));
+        let (mut h, _) = products(&inputs, |m| solve_columns(s, &self.joint.l, m));
         add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
         h
     }

@@ -54,6 +54,8 @@ pub struct State {
     pub logdet_x: f64,
     /// Xβ + ZΛu
     pub fitted: Vec<f64>,
+    /// ZᵀW(y − Xβ − ZΛu) by level (global order)
+    pub zt_w_res: Vec<f64>,
 }
 
 impl LmmModel {
@@ -153,8 +155,13 @@ impl LmmModel {
         let solution = solve(&self.structure, &self.l);
         let (logdet_m, logdet_x) = logdets(&self.structure, &self.l);
         let fitted = self.fitted_from(&solution);
-        let pwrss = self.pwrss(&fitted, &solution);
-        self.state = State { theta: theta.to_vec(), solution, pwrss, logdet_m, logdet_x, fitted };
+        let wres: Vec<f64> = fitted.iter().zip(&self.y).zip(&self.w).map(|((f, y), w)| w * (y - f)).collect();
+        // r² = Σ wᵢ resᵢ² + ‖u‖² from the residuals, not from the factor, whose last diagonal
+        // loses the digits that y − ŷ cancels
+        let rss: f64 = wres.iter().zip(fitted.iter().zip(&self.y)).map(|(wr, (f, y))| wr * (y - f)).sum();
+        let pwrss = rss + solution[..self.structure.q].iter().map(|u| u * u).sum::<f64>();
+        let zt_w_res = zt_times(&self.terms, &self.structure.terms, self.structure.q, &wres);
+        self.state = State { theta: theta.to_vec(), solution, pwrss, logdet_m, logdet_x, fitted, zt_w_res };
         Ok(())
     }
 
@@ -188,6 +195,7 @@ impl LmmModel {
         self.state.fitted.clone()
     }
 
+    /// Xβ + ZΛu for the solution (u, β).
     fn fitted_from(&self, solution: &[f64]) -> Vec<f64> {
         let q = self.structure.q;
         let mut fitted = vec![0.0; self.n];
@@ -197,18 +205,6 @@ impl LmmModel {
         fitted
     }
 
-    /// r² = Σ wᵢ resᵢ² + ‖u‖², computed from the residuals (not from the factor, whose last
-    /// diagonal loses the digits that y − ŷ cancels).
-    fn pwrss(&self, fitted: &[f64], solution: &[f64]) -> f64 {
-        let rss: f64 = fitted.iter().zip(&self.y).zip(&self.w).map(|((f, y), w)| w * (y - f).powi(2)).sum();
-        rss + solution[..self.structure.q].iter().map(|u| u * u).sum::<f64>()
-    }
-
-    /// W(y − Xβ − ZΛu) at the last θ.
-    fn weighted_residuals(&self) -> Vec<f64> {
-        self.state.fitted.iter().zip(&self.y).zip(&self.w).map(|((f, y), w)| w * (y - f)).collect()
-    }
-
     /// The two parts of the gradient at the last θ: of the log-determinant term (log|M|, or
     /// log|M| + log|RX|² for REML) and of r².
     pub fn gradient_parts(&mut self) -> (Vec<f64>, Vec<f64>) {
@@ -216,8 +212,7 @@ impl LmmModel {
         let upto = s.q - s.q_sparse + if self.reml { self.p } else { 0 };
         selected_inverse(s, &self.l, upto, &mut self.z);
         let g = trace_sums(s, &self.a, &self.z, &self.lambda, upto);
-        let zwr = self.zt_w_res(&self.weighted_residuals());
-        let u = &self.state.solution[..s.q];
+        let (zwr, u) = (&self.state.zt_w_res, &self.state.solution[..s.q]);
         let (mut g_ld, mut g_r2) = (Vec::new(), Vec::new());
         for (t, gt) in s.terms.iter().zip(&g) {
             let d = t.d;
@@ -239,11 +234,6 @@ impl LmmModel {
         g_ld.iter().zip(&g_r2).map(|(a, b)| a + scale * b).collect()
     }
 
-    /// ZᵀW(y − Xβ − ZΛu), by level (global order).
-    fn zt_w_res(&self, wres: &[f64]) -> Vec<f64> {
-        zt_times(&self.terms, &self.structure.terms, self.structure.q, wres)
-    }
-
     /// The average-information approximation of the Hessian of the criterion in θ at the last
     /// θ (Gilmour, Thompson & Cullis 1995, for the profiled criterion), plus the exact
     /// curvature of Σ = ΛΛᵀ in θ. With V = ZΛΛᵀZᵀ + W⁻¹, P the REML projection, vₖ = Vₖ P y
@@ -255,13 +245,10 @@ impl LmmModel {
     /// factor per θ, so the whole matrix costs less than one evaluation of the gradient.
     pub fn average_information(&self, gradient: &[f64]) -> Mat<f64> {
         let s = &self.structure;
-        let wres = self.weighted_residuals();
-        let g = self.zt_w_res(&wres);
-        let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &self.w, u: &self.state.solution[..s.q], g: &g };
-        let (v, gram) = products(&inputs, |m| solve_columns(s, &self.l, m));
+        let inputs = AiInputs { terms: &self.terms, layouts: &s.terms, lambda: &self.lambda, x: &self.x, p: self.p, w: &self.w, u: &self.state.solution[..s.q], g: &self.state.zt_w_res };
+        let (gram, c) = products(&inputs, |m| solve_columns(s, &self.l, m));
         let (r2, ne) = (self.state.pwrss, self.n_eff());
-        let c: Vec<f64> = (0..v.ncols()).map(|k| v.col_as_slice(k).iter().zip(&wres).map(|(a, b)| a * b).sum()).collect();
-        let mut h = Mat::from_fn(v.ncols(), v.ncols(), |k, l| ne * (gram[(k, l)] / r2 - c[k] * c[l] / (r2 * r2)));
+        let mut h = Mat::from_fn(c.len(), c.len(), |k, l| ne * (gram[(k, l)] / r2 - c[k] * c[l] / (r2 * r2)));
         add_sigma_curvature(&s.terms, &self.lambda, gradient, &mut h);
         h
     }
