@@ -8,18 +8,20 @@ use crate::average_information::{AiInputs, add_sigma_curvature, products};
 use crate::blocked_factor::solve_columns;
 use crate::error::Result;
 use crate::pirls_sparse::{Parts, SparseGlmm};
+use std::mem::take;
 use crate::re_products::{add_x_times, add_z_times, lambda_t_times, lambda_times, xt_times, zt_times};
 use faer::Mat;
 
 /// z̃ᵢᵀM_F⁻¹z̃ᵢ for every row, from the selected inverse in `parts.z` (positions from the
 /// row plan of the cross-products).
-fn leverages(parts: &Parts) -> Vec<f64> {
+fn leverages(parts: &Parts, out: &mut Vec<f64>) {
     let s = parts.s;
     let (k, nst) = (parts.terms.len(), s.n_sparse_terms);
     let n = parts.obs.len();
     let dmax = parts.terms.iter().map(|t| t.d).max().unwrap_or(1);
     let mut zt = vec![0.0; k * dmax];
-    let mut out = vec![0.0; n];
+    out.clear();
+    out.resize(n, 0.0);
     for (i, o) in out.iter_mut().enumerate() {
         for t in 0..k {
             let (term, lam) = (&parts.terms[t], &parts.lambda[t]);
@@ -59,7 +61,6 @@ fn leverages(parts: &Parts) -> Vec<f64> {
         }
         *o = h;
     }
-    out
 }
 
 /// Gradient of the Laplace deviance in (θ, β) (`joint` = false), or of the nAGQ = 0
@@ -67,12 +68,14 @@ fn leverages(parts: &Parts) -> Vec<f64> {
 pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     let traces = model.trace_sums_at_mode(joint);
     let observed = if model.canonical() { None } else { Some(model.factor_observed(joint)?) };
+    let rows = &mut model.rows;
+    let (mut lev, mut a, mut score, mut lin, mut e) = (take(&mut rows.lev), take(&mut rows.a), take(&mut rows.score), take(&mut rows.lin), take(&mut rows.e));
     let parts = model.parts(joint);
     let (q, p, n) = (parts.s.q, parts.p, parts.obs.len());
     let (obs, u, s) = (parts.obs, parts.u, parts.s);
-    let lev = leverages(&parts);
-    let a: Vec<f64> = obs.iter().zip(&lev).map(|(t, l)| t.dw_fisher * l).collect();
-    let score: Vec<f64> = obs.iter().map(|t| t.score).collect();
+    leverages(&parts, &mut lev);
+    refill(&mut a, obs.iter().zip(&lev).map(|(t, l)| t.dw_fisher * l));
+    refill(&mut score, obs.iter().map(|t| t.score));
     // ζ = M_O⁻¹ [ΛᵀZᵀa; Xᵀa]
     let lt_zta = lambda_t_times(&s.terms, parts.lambda, &zt_times(parts.terms, &s.terms, q, &a));
     let mut rhs = Mat::from_fn(q + if joint { p } else { 0 }, 1, |j, _| if j < q { lt_zta[j] } else { 0.0 });
@@ -82,12 +85,12 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     model.solve_with(joint, observed.as_ref().unwrap_or(parts.l), &mut rhs);
     let zeta: Vec<f64> = (0..rhs.nrows()).map(|j| rhs[(j, 0)]).collect();
     // e = −2s + a − W_O(ZΛζᵤ + Xζᵦ)
-    let mut lin = vec![0.0; n];
+    refill(&mut lin, std::iter::repeat(0.0).take(n));
     if joint {
         add_x_times(parts.x, p, &zeta[q..], &mut lin);
     }
     add_z_times(parts.terms, &s.terms, &lambda_times(&s.terms, parts.lambda, &zeta[..q]), &mut lin);
-    let e: Vec<f64> = (0..n).map(|i| -2.0 * score[i] + a[i] - obs[i].w_obs * lin[i]).collect();
+    refill(&mut e, (0..n).map(|i| -2.0 * score[i] + a[i] - obs[i].w_obs * lin[i]));
     let (zte, zts) = (zt_times(parts.terms, &s.terms, q, &e), zt_times(parts.terms, &s.terms, q, &score));
     let mut grad = Vec::new();
     for (t, tr) in s.terms.iter().zip(&traces) {
@@ -106,7 +109,14 @@ pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
     if !joint {
         grad.extend(xt_times(parts.x, p, &e));
     }
+    (model.rows.lev, model.rows.a, model.rows.score, model.rows.lin, model.rows.e) = (lev, a, score, lin, e);
     Ok(grad)
+}
+
+/// `v` ← the values of `it`, in its own memory.
+fn refill(v: &mut Vec<f64>, it: impl Iterator<Item = f64>) {
+    v.clear();
+    v.extend(it);
 }
 
 impl SparseGlmm {
