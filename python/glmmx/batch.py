@@ -42,7 +42,8 @@ class _GlmerBatch:
 
     def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
         theta, beta = self.parameters(params)
-        return self.fit._core.simulate(theta, beta, nsim, seed)
+        core = self.fit._core
+        return core.replicates(theta=list(theta), beta=list(beta), n_agq=self.fit.nagq).simulate(nsim=nsim, seed=seed, first=0)
 
     def parameters(self, params: dict | None) -> tuple[np.ndarray, np.ndarray]:
         """θ and β from ``params`` (lme4's ``newparams``: keys "theta" and "beta", β as an
@@ -292,7 +293,8 @@ def _run_payload(payload, *, responses, nsim, seed, first, threads, progress, co
     batch = _core.Batch(responses=responses, nsim=nsim, seed=seed, first=first, threads=threads, progress=progress)
     if p["kind"] == "glmer":
         core = core or _glmer_core(p)
-        return core.refit_many(p["theta"], p["beta"], batch=batch, n_agq=p["n_agq"], max_iter=p["max_iter"])
+        replicates = core.replicates(theta=list(map(float, p["theta"])), beta=list(map(float, p["beta"])), n_agq=p["n_agq"])
+        return replicates.refit_many(batch=batch, max_iter=p["max_iter"])
     replicates = _replicates(p, core)
     if p["kind"] == "lmer":
         return replicates.refit_many(batch=batch, reml=p["reml"], max_iter=p["max_iter"])

@@ -119,29 +119,46 @@ impl PyGlmmModel {
         Ok(())
     }
 
-    /// `nsim` responses drawn at (θ, β), original row order: an (n, nsim) array; column k is
-    /// replicate `first + k` of `seed`.
-    #[pyo3(signature = (theta, beta, nsim, seed, first=0))]
-    fn simulate<'py>(&self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
-        self.check_lengths(&theta, &beta)?;
-        let model = &self.inner;
-        let draw = simulator(model, theta, beta, seed, first);
-        simulated_matrix(py, model.data.n, nsim, || check_simulable(model), draw)
+    /// The replicates of the fit at (θ, β), refitted with `n_agq` from the conditional modes as
+    /// they are now: simulated responses and refits.
+    #[pyo3(signature = (*, theta, beta, n_agq))]
+    fn replicates(slf: Bound<'_, Self>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize) -> PyResult<PyGlmmReplicates> {
+        slf.borrow().check_lengths(&theta, &beta)?;
+        Ok(PyGlmmReplicates { model: slf.unbind(), theta, beta, n_agq })
+    }
+}
+
+/// A fitted one-factor GLMM's replicates: its model (the data, and the conditional modes every
+/// refit starts from, as they are when the refits run) and the estimates (θ, β) they are
+/// simulated from and started at (`GlmmModel.replicates`).
+#[pyclass(name = "GlmmReplicates", module = "glmmx._core", frozen)]
+pub struct PyGlmmReplicates {
+    model: Py<PyGlmmModel>,
+    theta: Vec<f64>,
+    beta: Vec<f64>,
+    n_agq: usize,
+}
+
+#[pymethods]
+impl PyGlmmReplicates {
+    /// `nsim` responses, original row order: an (n, nsim) array; column k is replicate
+    /// `first + k` of `seed`.
+    #[pyo3(signature = (*, nsim, seed, first))]
+    fn simulate(&self, py: Python<'_>, nsim: usize, seed: u64, first: u64) -> PyResult<Py<PyAny>> {
+        let core = self.model.borrow(py);
+        let model = &core.inner;
+        simulated_matrix(py, model.data.n, nsim, || check_simulable(model), simulator(model, &self.theta, &self.beta, seed, first))
     }
 
-    /// Refit to many responses, in parallel, each fit started at (θ, β) and the current
-    /// conditional modes: the columns of `responses` (n × nsim), or, when it is None, `nsim`
-    /// responses simulated at (θ, β) with `seed` (replicates first, first + 1, ..., each
-    /// from its own stream, as `simulate` draws them).
-    #[pyo3(signature = (theta, beta, *, batch, n_agq, max_iter))]
-    fn refit_many(&self, py: Python<'_>, theta: Vec<f64>, beta: Vec<f64>, batch: PyRef<'_, Batch>, n_agq: usize, max_iter: usize) -> PyResult<Py<PyAny>> {
-        self.check_lengths(&theta, &beta)?;
-        let model = &self.inner;
-        let refit = GlmmRefit::new(model, theta.clone(), beta.clone(), n_agq, max_iter);
+    /// Refit to many responses in parallel, each fit started at (θ, β) and the modes.
+    #[pyo3(signature = (*, batch, max_iter))]
+    fn refit_many(&self, py: Python<'_>, batch: PyRef<'_, Batch>, max_iter: usize) -> PyResult<Py<PyAny>> {
+        let core = self.model.borrow(py);
+        let model = &core.inner;
+        let refit = GlmmRefit::new(model, self.theta.clone(), self.beta.clone(), self.n_agq, max_iter);
         let (seed, first) = batch.stream();
-        let draw = simulator(model, theta, beta, seed, first);
         let widths = (model.p(), model.n_theta());
-        run_batch(py, &refit, model.data.n, &batch, || check_simulable(model), draw, widths)
+        run_batch(py, &refit, model.data.n, &batch, || check_simulable(model), simulator(model, &self.theta, &self.beta, seed, first), widths)
     }
 }
 
@@ -161,11 +178,11 @@ impl PyGlmmModel {
 }
 
 /// Replicate k's simulated response at (θ, β) in the original row order.
-fn simulator(model: &GlmmModel, theta: Vec<f64>, beta: Vec<f64>, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + '_ {
-    let lambda = model.template.lambda(&theta);
+fn simulator<'a>(model: &'a GlmmModel, theta: &[f64], beta: &'a [f64], seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + 'a {
+    let lambda = model.template.lambda(theta);
     move |k, y| {
         let mut internal = vec![0.0; model.data.n];
-        simulate_internal(model, &lambda, &beta, &mut replicate_rng(seed, first + k), &mut internal);
+        simulate_internal(model, &lambda, beta, &mut replicate_rng(seed, first + k), &mut internal);
         model.data.order.iter().enumerate().for_each(|(row, &orig)| y[orig] = internal[row]);
     }
 }

@@ -213,6 +213,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lmm::PyLmmFit>()?;
     m.add_class::<lmm::PySparseGlmm>()?;
     m.add_class::<lmm::PySparseGlmmFit>()?;
+    m.add_class::<glmm::PyGlmmReplicates>()?;
     m.add_class::<lmm::PyLmmReplicates>()?;
     m.add_class::<lmm::PySparseGlmmReplicates>()?;
     m.add_class::<npml::PyNpmltFit>()?;
