@@ -127,8 +127,9 @@ def _sd_cor_rows(re, theta: np.ndarray, scale=None) -> np.ndarray:
 
 
 class _LmerBatch:
-    """lmer fits: the core (stateless functions) rebuilds the model per replicate from the
-    design; responses are on the data's scale (the offset is added and taken off here)."""
+    """lmer fits: the fit's LmmModel gives the replicates (each refit rebuilds the model from
+    the shared design); responses are on the data's scale (the offset is added and taken off
+    here)."""
 
     def __init__(self, fit):
         self.fit = fit
@@ -171,7 +172,7 @@ class _LmerBatch:
 
 
 class _GlmerCrossedBatch(_GlmerBatch):
-    """glmer fits with several grouping factors: stateless core functions on the design."""
+    """glmer fits with several grouping factors: the fit's SparseGlmm gives the replicates."""
 
     def payload(self) -> dict:
         f = self.fit
