@@ -213,6 +213,24 @@ impl Structure {
         self.terms.iter().map(|t| t.n_theta()).sum()
     }
 
+    /// Lower bounds of θ: 0 on the diagonal of each Λ, −∞ below it.
+    pub fn theta_lower(&self) -> Vec<f64> {
+        self.terms.iter().flat_map(|t| (0..t.d).flat_map(move |c| (c..t.d).map(move |r| if r == c { 0.0 } else { f64::NEG_INFINITY }))).collect()
+    }
+
+    /// lme4's start: every Λ the identity.
+    pub fn theta_start(&self) -> Vec<f64> {
+        self.theta_lower().iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect()
+    }
+
+    /// Λ of each term from θ (`re_products::lambda_of`), which must hold `n_theta` finite values.
+    pub fn lambda(&self, theta: &[f64]) -> Result<Vec<Vec<f64>>> {
+        if theta.len() != self.n_theta() || theta.iter().any(|v| !v.is_finite()) {
+            return Err(Error::bad_input(format!("theta needs {} finite values", self.n_theta())));
+        }
+        Ok(crate::re_products::lambda_of(self.terms.iter().map(|t| t.d), theta))
+    }
+
     /// Index in T of a global column (random effects of dense terms, then extras).
     #[inline]
     pub fn t_index(&self, global: usize) -> usize {

@@ -4,6 +4,7 @@
 use crate::cluster::Clustered;
 use crate::error::{Error, Result};
 use crate::family::{Family, Link};
+use crate::re_products::add_x_times;
 use faer::{Mat, Side};
 use faer::prelude::Solve;
 
@@ -65,9 +66,8 @@ pub fn glm_fit(rows: &GlmRows, family: Family, link: Link) -> Result<Vec<f64>> {
         let llt = xtwx.llt(Side::Lower).map_err(|_| Error::NotPositiveDefinite { what: "X'WX of the starting GLM (are the fixed effects aliased?)", block: None })?;
         let sol = llt.solve(&xtwz);
         beta = (0..p).map(|i| sol[(i, 0)]).collect();
-        for (k, e) in eta.iter_mut().enumerate() {
-            *e = rows.x[k * p..(k + 1) * p].iter().zip(&beta).map(|(x, b)| x * b).sum();
-        }
+        eta.fill(0.0);
+        add_x_times(rows.x, p, &beta, &mut eta);
     }
     Ok(beta)
 }

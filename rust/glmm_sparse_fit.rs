@@ -10,6 +10,7 @@ use crate::fit::FitOptions;
 use crate::glm::{GlmRows, glm_fit};
 use crate::glmm_shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
 use crate::optim::{OptimResult, Start, max_projected_grad, minimize};
+use crate::re_products::lambda_blocks;
 use crate::polish::{ByDifferences, Polishable, polish, verdict};
 use crate::pirls_sparse::{MODE_TOL, MODE_TOL_START, MODE_TOL_TIGHT, SparseGlmm};
 use faer::prelude::Solve;
@@ -50,7 +51,7 @@ type Fg<'a> = dyn FnMut(&[f64]) -> Result<(f64, Vec<f64>)> + 'a;
 pub fn fit(model: &mut SparseGlmm, opts: &FitOptions) -> Result<SparseGlmmFit> {
     let (nt, p) = (model.n_theta(), model.p);
     let lower_theta = model.theta_lower();
-    let theta0 = opts.theta0.clone().unwrap_or_else(|| lower_theta.iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect());
+    let theta0 = opts.theta0.clone().unwrap_or_else(|| model.structure().theta_start());
     if theta0.len() != nt || opts.beta0.as_ref().is_some_and(|b| b.len() != p) {
         return Err(Error::bad_input("starting values have the wrong length"));
     }
@@ -226,7 +227,7 @@ fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f6
     let minv = model.cond_var_u();
     let (eta, mu, dev_resid) = model.fitted();
     let b = model.b_of(&model.u.clone());
-    let cond_var = conditional_covariances(model, &minv);
+    let cond_var = lambda_blocks(&model.structure().terms, model.lambda(), &minv, 1.0);
     Ok(SparseGlmmFit {
         theta,
         beta,
@@ -252,23 +253,4 @@ fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f6
 fn information(vcov: &Mat<f64>) -> Option<Mat<f64>> {
     let p = vcov.nrows();
     vcov.llt(Side::Lower).ok().map(|llt| llt.solve(Mat::<f64>::identity(p, p)))
-}
-
-/// ΛM_F⁻¹Λᵀ per level.
-fn conditional_covariances(model: &SparseGlmm, minv: &[f64]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(minv.len());
-    let mut k = 0;
-    for (t, lam) in model.structure().terms.iter().zip(model.lambda()) {
-        let d = t.d;
-        for _ in 0..t.n_levels {
-            let blk = &minv[k..k + d * d];
-            for c in 0..d {
-                for r in 0..d {
-                    out.push((0..d).map(|i| (0..d).map(|j| lam[r + i * d] * blk[i + j * d] * lam[c + j * d]).sum::<f64>()).sum());
-                }
-            }
-            k += d * d;
-        }
-    }
-    out
 }

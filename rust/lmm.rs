@@ -104,12 +104,12 @@ impl LmmModel {
 
     /// Lower bounds of θ: 0 for the diagonal of each term's Λ.
     pub fn theta_lower(&self) -> Vec<f64> {
-        self.structure.terms.iter().flat_map(|t| (0..t.d).flat_map(move |c| (c..t.d).map(move |r| if r == c { 0.0 } else { f64::NEG_INFINITY }))).collect()
+        self.structure.theta_lower()
     }
 
     /// lme4's start: every Λ the identity.
     pub fn theta_start(&self) -> Vec<f64> {
-        self.theta_lower().iter().map(|&l| if l == 0.0 { 1.0 } else { 0.0 }).collect()
+        self.structure.theta_start()
     }
 
     /// The factor L at the last θ.
@@ -139,18 +139,7 @@ impl LmmModel {
 
     /// Factor C(θ), solve for (u, β), and evaluate r² and the log-determinants.
     pub fn set_theta(&mut self, theta: &[f64]) -> Result<()> {
-        if theta.len() != self.n_theta() || theta.iter().any(|v| !v.is_finite()) {
-            return Err(Error::bad_input(format!("theta needs {} finite values", self.n_theta())));
-        }
-        let mut k = 0;
-        for (t, lam) in self.structure.terms.iter().zip(self.lambda.iter_mut()) {
-            for c in 0..t.d {
-                for r in c..t.d {
-                    lam[r + c * t.d] = theta[k];
-                    k += 1;
-                }
-            }
-        }
+        self.lambda = self.structure.lambda(theta)?;
         self.update_l()?;
         let solution = solve(&self.structure, &self.l);
         let (logdet_m, logdet_x) = logdets(&self.structure, &self.l);

@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::lmm::LmmModel;
+use crate::re_products::lambda_blocks;
 use crate::ai_newton::{AiObjective, ai_newton};
 use crate::optim::{OptimOptions, OptimResult, Start, max_projected_grad, minimize};
 use crate::polish::{ByDifferences, PolishOptions, polish, verdict};
@@ -136,23 +137,7 @@ pub fn conditional_covariances(model: &mut LmmModel, theta: &[f64]) -> Result<Ve
     model.set_theta(theta)?;
     let sigma2 = model.state().pwrss / model.n_eff();
     let minv = model.cond_var_u();
-    let lambda = model.lambda().to_vec();
-    let mut out = Vec::with_capacity(minv.len());
-    let mut k = 0;
-    for (t, lam) in model.structure.terms.iter().zip(&lambda) {
-        let d = t.d;
-        for _ in 0..t.n_levels {
-            let blk = &minv[k..k + d * d];
-            for c in 0..d {
-                for r in 0..d {
-                    let v: f64 = (0..d).map(|i| (0..d).map(|j| lam[r + i * d] * blk[i + j * d] * lam[c + j * d]).sum::<f64>()).sum();
-                    out.push(sigma2 * v);
-                }
-            }
-            k += d * d;
-        }
-    }
-    Ok(out)
+    Ok(lambda_blocks(&model.structure.terms, model.lambda(), &minv, sigma2))
 }
 
 #[cfg(test)]

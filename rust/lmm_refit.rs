@@ -13,6 +13,7 @@ use crate::glmm_sparse_fit::fit as fit_sparse;
 use crate::lmm::LmmModel;
 use crate::lmm_fit::{LmmFitOptions, fit as fit_lmm};
 use crate::pirls_sparse::SparseGlmm;
+use crate::re_products::lambda_of;
 use crate::simulate::draw;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -43,16 +44,9 @@ impl SharedDesign {
     fn linear_predictor(&self, theta: &[f64], beta: &[f64], scale: f64, rng: &mut impl Rng) -> Vec<f64> {
         let n = self.n();
         let mut eta: Vec<f64> = (0..n).map(|i| (0..self.p).map(|j| self.x[i + j * n] * beta[j]).sum()).collect();
-        let mut k = 0;
-        for t in &self.terms {
+        let lambda = lambda_of(self.terms.iter().map(|t| t.d), theta);
+        for (t, lam) in self.terms.iter().zip(&lambda) {
             let d = t.d;
-            let mut lam = vec![0.0; d * d];
-            for c in 0..d {
-                for r in c..d {
-                    lam[r + c * d] = theta[k];
-                    k += 1;
-                }
-            }
             let mut b = vec![0.0; t.n_levels * d];
             let mut u = vec![0.0; d];
             for level in 0..t.n_levels {

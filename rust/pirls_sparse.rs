@@ -171,7 +171,7 @@ impl SparseGlmm {
 
     /// Lower bounds of θ (0 on the diagonals of each Λ).
     pub fn theta_lower(&self) -> Vec<f64> {
-        self.u_sys.s.terms.iter().flat_map(|t| (0..t.d).flat_map(move |c| (c..t.d).map(move |r| if r == c { 0.0 } else { f64::NEG_INFINITY }))).collect()
+        self.u_sys.s.theta_lower()
     }
 
     /// Λ of each term at the last θ.
@@ -185,18 +185,7 @@ impl SparseGlmm {
     }
 
     fn set_theta(&mut self, theta: &[f64]) -> Result<()> {
-        if theta.len() != self.n_theta() || theta.iter().any(|v| !v.is_finite()) {
-            return Err(Error::bad_input(format!("theta needs {} finite values", self.n_theta())));
-        }
-        let mut k = 0;
-        for (t, lam) in self.u_sys.s.terms.iter().zip(self.lambda.iter_mut()) {
-            for c in 0..t.d {
-                for r in c..t.d {
-                    lam[r + c * t.d] = theta[k];
-                    k += 1;
-                }
-            }
-        }
+        self.lambda = self.u_sys.s.lambda(theta)?;
         Ok(())
     }
 

@@ -6,6 +6,45 @@
 
 use crate::blocked::{ReTermData, TermLayout};
 
+/// Λ of each term (column-major d × d, lower triangular; `ds` the terms' d) from θ in lme4's
+/// order: term by term, each lower triangle column by column.
+pub fn lambda_of(ds: impl IntoIterator<Item = usize>, theta: &[f64]) -> Vec<Vec<f64>> {
+    let mut k = 0;
+    ds.into_iter()
+        .map(|d| {
+            let mut lam = vec![0.0; d * d];
+            for c in 0..d {
+                for r in c..d {
+                    lam[r + c * d] = theta[k];
+                    k += 1;
+                }
+            }
+            lam
+        })
+        .collect()
+}
+
+/// `scale`·ΛBΛᵀ for the d × d block B of every level (column-major, global order): the
+/// conditional covariances of b = Λu from those of u.
+pub fn lambda_blocks(layouts: &[TermLayout], lambda: &[Vec<f64>], blocks: &[f64], scale: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(blocks.len());
+    let mut k = 0;
+    for (t, lam) in layouts.iter().zip(lambda) {
+        let d = t.d;
+        for _ in 0..t.n_levels {
+            let blk = &blocks[k..k + d * d];
+            for c in 0..d {
+                for r in 0..d {
+                    let v: f64 = (0..d).map(|i| (0..d).map(|j| lam[r + i * d] * blk[i + j * d] * lam[c + j * d]).sum::<f64>()).sum();
+                    out.push(scale * v);
+                }
+            }
+            k += d * d;
+        }
+    }
+    out
+}
+
 /// b = Λu.
 pub fn lambda_times(layouts: &[TermLayout], lambda: &[Vec<f64>], u: &[f64]) -> Vec<f64> {
     let mut b = vec![0.0; u.len()];
