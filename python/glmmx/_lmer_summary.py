@@ -6,7 +6,7 @@ import math
 import textwrap
 
 from glmmx._print import SIGNIF_LEGEND, format_num, format_pval, named_vector, r_quantile, signif_stars, table
-from glmmx._summary import _correlation, random_effects_lines
+from glmmx._summary import _correlation, fit_notes, random_effects_lines
 
 
 def _title(fit, summary: bool) -> list[str]:
@@ -47,18 +47,6 @@ def coef_lines_df(names, est, se, df, stat, pvals) -> list[str]:
     return lines
 
 
-def _notes(fit) -> list[str]:
-    notes = []
-    if fit.n_dropped:
-        notes.append(f"{fit.n_dropped} row{'s' if fit.n_dropped != 1 else ''} with missing values dropped before fitting")
-    if fit.dropped_columns:
-        notes.append("fixed-effect model matrix is rank deficient; dropped: " + ", ".join(fit.dropped_columns))
-    if not fit.converged:
-        notes.append(f"Model failed to converge: {fit.message}")
-    notes.extend(w for w in fit.warnings if w not in notes)
-    return notes
-
-
 def lmer_summary(fit) -> str:
     """lmerTest's ``summary(lmerModLmerTest)`` layout."""
     lines = _title(fit, True) + [""] + _criterion(fit, None) + [""]
@@ -70,7 +58,7 @@ def lmer_summary(fit) -> str:
         fit.x_names, ct["estimate"].to_list(), ct["std_error"].to_list(), ct["df"].to_list(), ct["t_value"].to_list(), ct["p_value"].to_list()
     )
     lines += _correlation(fit)
-    notes = _notes(fit)
+    notes = fit_notes(fit, singular=False)
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -80,4 +68,4 @@ def lmer_print(fit) -> str:
     lines = title + _criterion(fit, 4) + random_effects_lines(fit, variances=False)
     values = [s.strip() for s in format_num(list(fit.beta), 4)]
     lines += ["Fixed Effects:"] + named_vector(list(fit.x_names), values, gap=2)
-    return "\n".join(lines + _notes(fit))
+    return "\n".join(lines + fit_notes(fit, singular=False))

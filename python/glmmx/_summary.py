@@ -87,7 +87,10 @@ def _correlation(fit) -> list[str]:
     return ["", "Correlation of Fixed Effects:"] + lines
 
 
-def _notes(fit) -> list[str]:
+def fit_notes(fit, *, singular: bool = True) -> list[str]:
+    """The notes under a summary: dropped rows and columns, non-convergence, a singular fit
+    (unless `singular` is False: lmer carries lme4's own message among its warnings), and
+    the fit's warnings."""
     notes = []
     if fit.n_dropped:
         notes.append(f"{fit.n_dropped} row{'s' if fit.n_dropped != 1 else ''} with missing values dropped before fitting")
@@ -95,7 +98,7 @@ def _notes(fit) -> list[str]:
         notes.append("fixed-effect model matrix is rank deficient; dropped: " + ", ".join(fit.dropped_columns))
     if not fit.converged:
         notes.append(f"Model failed to converge: {fit.message}")
-    if fit.is_singular:
+    if singular and fit.is_singular:
         notes.append("boundary (singular) fit: a variance component is estimated at zero or a correlation at +/-1")
     notes.extend(w for w in fit.warnings if w not in notes)
     return notes
@@ -113,7 +116,7 @@ def glmer_summary(fit) -> str:
         fit.x_names, ct["estimate"].to_list(), ct["std_error"].to_list(), ct["z_value"].to_list(), ct["p_value"].to_list(), "z value", "Pr(>|z|)"
     )
     lines += _correlation(fit)
-    notes = _notes(fit)
+    notes = fit_notes(fit)
     if notes:
         lines += [""] + notes
     return "\n".join(lines)
@@ -124,5 +127,5 @@ def glmer_print(fit) -> str:
     lines = _method_title(fit) + _ic_table(fit, 4) + random_effects_lines(fit, variances=False, residual=False)
     values = [s.strip() for s in format_num(list(fit.beta), 4)]
     lines += ["Fixed Effects:"] + named_vector(list(fit.x_names), values, gap=2)
-    notes = _notes(fit)
+    notes = fit_notes(fit)
     return "\n".join(lines + notes)
