@@ -2,11 +2,11 @@
 //! seed's heart-rate model, without Python: `cargo bench --bench glmm_kernels`.
 //! Reads ../shared/data/HR.csv (skips with a message when absent).
 
-use _core::cluster::Clustered;
+use _core::terms::cluster::Clustered;
 use _core::family::{Family, Link};
-use _core::fit::{FitOptions, fit};
-use _core::glmm::GlmmModel;
-use _core::remat::ReTemplate;
+use _core::glmm::fit::{FitOptions, fit};
+use _core::glmm::model::GlmmModel;
+use _core::terms::remat::ReTemplate;
 use std::time::Instant;
 
 fn heart_rate() -> Option<(Vec<f64>, Vec<f64>, Vec<u32>, usize)> {

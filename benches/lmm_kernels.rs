@@ -3,9 +3,9 @@
 //! no data files are needed), without Python: `cargo bench --bench lmm_kernels`.
 //! Reports the minimum over repeats (robust to other load on the machine).
 
-use _core::blocked::ReTermData;
-use _core::lmm::LmmModel;
-use _core::lmm_fit::{LmmFitOptions, fit};
+use _core::terms::blocked::ReTermData;
+use _core::lmm::model::LmmModel;
+use _core::lmm::fit::{LmmFitOptions, fit};
 use std::time::Instant;
 
 fn instevalish() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<ReTermData>) {
@@ -65,25 +65,25 @@ fn main() {
     let (st, lam) = (model.structure.clone(), model.lambda().to_vec());
     let (l, a) = (model.factor_values().clone(), model.cross_products().clone());
     let mut c = l.clone();
-    println!("  assemble C(θ)                         {:8.2} ms", min_ms(|| _core::blocked_factor::assemble(&st, &a, &lam, &mut c), 10));
-    println!("  assemble + factor (sparse and dense)  {:8.2} ms", min_ms(|| { _core::blocked_factor::assemble(&st, &a, &lam, &mut c); _core::blocked_factor::factor(&st, &mut c).unwrap(); }, 10));
+    println!("  assemble C(θ)                         {:8.2} ms", min_ms(|| _core::terms::blocked_factor::assemble(&st, &a, &lam, &mut c), 10));
+    println!("  assemble + factor (sparse and dense)  {:8.2} ms", min_ms(|| { _core::terms::blocked_factor::assemble(&st, &a, &lam, &mut c); _core::terms::blocked_factor::factor(&st, &mut c).unwrap(); }, 10));
     println!("gradient (selected inverse + traces)   {:8.2} ms", min_ms(|| { model.gradient(); }, 10));
     let mut z = l.clone();
     let upto = st.q - st.q_sparse;
-    println!("  dense inverse + sparse selected inverse {:8.2} ms", min_ms(|| _core::selected_inverse::selected_inverse(&st, &l, upto, &mut z), 10));
+    println!("  dense inverse + sparse selected inverse {:8.2} ms", min_ms(|| _core::terms::selected_inverse::selected_inverse(&st, &l, upto, &mut z), 10));
     {
         use faer::dyn_stack::{MemBuffer, MemStack};
         let par = if rayon::current_num_threads() > 1 { faer::Par::rayon(rayon::current_num_threads()) } else { faer::Par::Seq };
         let mut mem = MemBuffer::new(faer::linalg::cholesky::llt::inverse::inverse_scratch::<f64>(upto, par));
         let mut out = faer::Mat::<f64>::zeros(upto, upto);
         println!("    of which the dense inverse ({upto})       {:8.2} ms", min_ms(|| faer::linalg::cholesky::llt::inverse::inverse(out.as_mut(), l.t.as_ref().submatrix(0, 0, upto, upto), par, MemStack::new(&mut mem)), 10));
-        println!("    and its symmetrisation                {:8.2} ms", min_ms(|| _core::blocked_factor::symmetrize(out.as_mut()), 10));
+        println!("    and its symmetrisation                {:8.2} ms", min_ms(|| _core::terms::blocked_factor::symmetrize(out.as_mut()), 10));
     }
-    println!("  trace sums                              {:8.2} ms", min_ms(|| { _core::selected_inverse::trace_sums(&st, &a, &z, &lam, upto); }, 10));
+    println!("  trace sums                              {:8.2} ms", min_ms(|| { _core::terms::selected_inverse::trace_sums(&st, &a, &z, &lam, upto); }, 10));
     let g = model.gradient();
     println!("average information                    {:8.2} ms", min_ms(|| { model.average_information(&g); }, 10));
     let mut r = faer::Mat::<f64>::from_fn(st.q + 2, 3, |i, j| ((i * 7 + j) % 13) as f64);
-    println!("  of which one 3-column solve           {:8.2} ms", min_ms(|| _core::blocked_factor::solve_columns(&st, &l, &mut r), 10));
+    println!("  of which one 3-column solve           {:8.2} ms", min_ms(|| _core::terms::blocked_factor::solve_columns(&st, &l, &mut r), 10));
     let ms = min_ms(|| { fit(&mut model, &LmmFitOptions { max_iter: 100, theta0: None }).unwrap(); }, 3);
     let f = fit(&mut model, &LmmFitOptions { max_iter: 100, theta0: None }).unwrap();
     println!("whole ML fit                           {:8.2} ms ({} evaluations, {})", ms, f.evaluations, f.message);

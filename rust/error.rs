@@ -1,4 +1,4 @@
-//! Errors of the numerical core. Variants carry the data a message needs; `py.rs` maps them
+//! Errors of the numerical core. Variants carry the data a message needs; `py/mod.rs` maps them
 //! to Python exception classes (`ModelSpecError`, `NumericalError`, `ConvergenceError`).
 
 use thiserror::Error;

@@ -3,8 +3,8 @@
 
 #![cfg(test)]
 
-use crate::cluster::Clustered;
 use crate::family::{Family, Link};
+use crate::terms::cluster::Clustered;
 
 /// Deterministic uniform(0,1) stream.
 pub struct Lcg(u64);

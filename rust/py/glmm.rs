@@ -1,18 +1,18 @@
 //! Bindings of the one-grouping-factor GLMM: the model (fit, deviance, simulation, batch
 //! refits) and its fit.
 
-use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
-use crate::cluster::Clustered;
 use crate::family::{Family, Link};
-use crate::fit::{FitOptions, GlmmFit, fit};
-use crate::glmm::GlmmModel;
-use crate::glmm_refit::GlmmRefit;
-use crate::nagq0;
-use crate::remat::ReTemplate;
-use crate::rng::replicate_rng;
-use crate::simulate::{check_simulable, simulate_internal};
+use crate::glmm::fit::{FitOptions, GlmmFit, fit};
+use crate::glmm::model::GlmmModel;
+use crate::glmm::nagq0;
+use crate::glmm::refit::GlmmRefit;
+use crate::glmm::simulate::{check_simulable, simulate_internal};
+use crate::numerics::rng::replicate_rng;
+use crate::terms::cluster::Clustered;
+use crate::terms::remat::ReTemplate;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
+use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 
 /// A GLMM with one grouping factor, data prepared once.
 #[pyclass(name = "GlmmModel", module = "glmmx._core")]

@@ -1,19 +1,21 @@
 //! Bindings of the models with any number of random-effects terms: linear mixed models
 //! (lmer) and GLMMs on the sparse machinery (glmer with several grouping factors).
 
-use super::{Batch, ModelSpecError, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
-use crate::blocked::ReTermData;
 use crate::error::Error;
 use crate::family::{Family, Link};
-use crate::fit::FitOptions;
-use crate::glmm_sparse_fit::SparseGlmmFit;
-use crate::lmm::LmmModel;
-use crate::lmm_fit::{LmmFit, LmmFitOptions};
-use crate::lmm_refit::{GlmmData, LmmData, LmmRefit, SharedDesign, SparseGlmmRefit};
-use crate::pirls_sparse::SparseGlmm;
-use crate::rng::replicate_rng;
+use crate::glmm::fit::FitOptions;
+use crate::glmm::sparse::fit::SparseGlmmFit;
+use crate::glmm::sparse::model::SparseGlmm;
+use crate::glmm::sparse::refit::{GlmmData, SparseGlmmRefit};
+use crate::lmm::fit::{LmmFit, LmmFitOptions};
+use crate::lmm::model::LmmModel;
+use crate::lmm::refit::{LmmData, LmmRefit};
+use crate::numerics::rng::replicate_rng;
+use crate::terms::blocked::ReTermData;
+use crate::terms::design::SharedDesign;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
+use super::{Batch, ModelSpecError, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 
 /// Random-effects terms from per-term level codes, level counts and Fortran-ordered Z blocks.
 fn re_terms(codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<Vec<ReTermData>> {
@@ -76,7 +78,7 @@ impl PyLmmModel {
     /// The REML criterion (`reml`) or ML deviance at θ, and its gradient.
     #[pyo3(signature = (theta, *, reml))]
     fn objective<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
-        let (f, g) = self.detached(py, reml, None, |model| crate::lmm_fit::evaluate(model, &theta))?;
+        let (f, g) = self.detached(py, reml, None, |model| crate::lmm::fit::evaluate(model, &theta))?;
         Ok((f, vec_out(py, g)))
     }
 
@@ -84,21 +86,21 @@ impl PyLmmModel {
     #[pyo3(signature = (*, reml, max_iter, theta0, threads))]
     fn fit<'py>(&mut self, py: Python<'py>, reml: bool, max_iter: usize, theta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PyLmmFit> {
         let opts = LmmFitOptions { max_iter, theta0 };
-        let result = self.detached(py, reml, threads, |model| crate::lmm_fit::fit(model, &opts))?;
+        let result = self.detached(py, reml, threads, |model| crate::lmm::fit::fit(model, &opts))?;
         PyLmmFit::new(py, result)
     }
 
     /// Var(b | y, β̂) per level at θ: d × d blocks, flat in global order.
     #[pyo3(signature = (theta, *, reml))]
     fn cond_var<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<Py<PyArray1<f64>>> {
-        let v = self.detached(py, reml, None, |model| crate::lmm_fit::conditional_covariances(model, &theta))?;
+        let v = self.detached(py, reml, None, |model| crate::lmm::fit::conditional_covariances(model, &theta))?;
         Ok(vec_out(py, v))
     }
 
     /// Hessian of the deviance in (θ, σ) and the derivatives of vcov(β̂) in (θ, σ), at θ.
     #[pyo3(signature = (theta, *, reml))]
     fn varpar_derivatives<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, reml: bool) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-        let v = self.detached(py, reml, None, |model| crate::satterthwaite::varpar_derivatives(model, &theta))?;
+        let v = self.detached(py, reml, None, |model| crate::lmm::satterthwaite::varpar_derivatives(model, &theta))?;
         let p = v.jacobian.first().map_or(0, |m| m.nrows());
         let k = v.jacobian.len();
         let flat: Vec<f64> = v.jacobian.iter().flat_map(|m| (0..p).flat_map(move |i| (0..p).map(move |j| m[(i, j)]))).collect();
@@ -239,7 +241,7 @@ impl PySparseGlmm {
         }
         let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
         let model = &mut self.inner;
-        let result = run_detached(py, threads, move || crate::glmm_sparse_fit::fit(model, &opts))?;
+        let result = run_detached(py, threads, move || crate::glmm::sparse::fit::fit(model, &opts))?;
         PySparseGlmmFit::new(py, result)
     }
 

@@ -1,19 +1,19 @@
 //! Bindings of npmlt: ordinal/nominal mixed models with a mass-point (NPML) or normal
 //! random effect, their simulation and batch refits.
 
-use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
-use crate::npml_data::OrdinalData;
-use crate::rng::replicate_rng;
+use crate::npml::data::OrdinalData;
+use crate::numerics::rng::replicate_rng;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
 
 /// The ordinal data from Python arrays (rows sorted by cluster; `starts` has m + 1 entries).
 #[allow(clippy::too_many_arguments)]
-fn ordinal_data(y: &PyReadonlyArray1<'_, u32>, q: usize, x: &PyReadonlyArray2<'_, f64>, npo: &[bool], z: &PyReadonlyArray2<'_, f64>, starts: &[usize], link: &str) -> PyResult<crate::npml_data::OrdinalData> {
+fn ordinal_data(y: &PyReadonlyArray1<'_, u32>, q: usize, x: &PyReadonlyArray2<'_, f64>, npo: &[bool], z: &PyReadonlyArray2<'_, f64>, starts: &[usize], link: &str) -> PyResult<crate::npml::data::OrdinalData> {
     let (xs, t) = fortran("X", x)?;
     let (zs, d) = fortran("Z", z)?;
     let ys = y.as_slice().map_err(|_| ModelSpecError::new_err("y must be a contiguous uint32 array"))?;
-    Ok(crate::npml_data::OrdinalData::new(ys, q, xs, t, npo, zs, d, starts, crate::npml_data::OrdLink::parse(link)?)?)
+    Ok(crate::npml::data::OrdinalData::new(ys, q, xs, t, npo, zs, d, starts, crate::npml::data::OrdLink::parse(link)?)?)
 }
 
 /// A fitted npmlt model as plain arrays; `glmmx.npmlt_result` wraps it.
@@ -44,7 +44,7 @@ pub struct PyNpmltFit {
 }
 
 impl PyNpmltFit {
-    fn from_npml(py: Python<'_>, f: crate::npml_fit::NpmlFit, k: usize, d: usize) -> PyResult<Self> {
+    fn from_npml(py: Python<'_>, f: crate::npml::fit::NpmlFit, k: usize, d: usize) -> PyResult<Self> {
         let m = f.posterior.len() / k;
         Ok(PyNpmltFit {
             alpha: vec_out(py, f.params.alpha),
@@ -73,7 +73,7 @@ impl PyNpmltFit {
 }
 
 impl PyNpmltFit {
-    fn from_normal(py: Python<'_>, f: crate::npml_normal::NormalFit, d: usize) -> PyResult<Self> {
+    fn from_normal(py: Python<'_>, f: crate::npml::normal::NormalFit, d: usize) -> PyResult<Self> {
         let m = f.cluster_loglik.len();
         Ok(PyNpmltFit {
             alpha: vec_out(py, f.alpha),
@@ -126,18 +126,18 @@ impl PyNpmltData {
         if k < 1 {
             return Err(ModelSpecError::new_err("k must be at least 1"));
         }
-        let model = crate::npml_model::NpmlModel::new(data, k);
+        let model = crate::npml::model::NpmlModel::new(data, k);
         let start = match start {
             Some((alpha, beta, points, masses)) => {
                 if alpha.len() != q || beta.len() != model.data.n_beta() || points.len() != k * d || masses.len() != k {
                     return Err(ModelSpecError::new_err(format!("start needs {q} intercepts, {} coefficients, {k} x {d} points and {k} masses", model.data.n_beta())));
                 }
-                Some(crate::npml_model::NpmlParams { alpha, beta, points, masses })
+                Some(crate::npml::model::NpmlParams { alpha, beta, points, masses })
             }
             None => None,
         };
-        let opts = crate::npml_fit::NpmlOptions { max_iter, se: crate::npml_se::SeKind::parse(se)?, start };
-        let fit = run_detached(py, threads, || crate::npml_fit::fit_npml(&model, &opts))?;
+        let opts = crate::npml::fit::NpmlOptions { max_iter, se: crate::npml::se::SeKind::parse(se)?, start };
+        let fit = run_detached(py, threads, || crate::npml::fit::fit_npml(&model, &opts))?;
         PyNpmltFit::from_npml(py, fit, k, d)
     }
 
@@ -149,9 +149,9 @@ impl PyNpmltData {
         if nagq < 1 {
             return Err(ModelSpecError::new_err("nagq must be at least 1"));
         }
-        let kind = crate::npml_se::SeKind::parse(se)?;
-        let model = crate::npml_normal::NormalModel::new(data, nagq);
-        let fit = run_detached(py, threads, || crate::npml_normal::fit_normal(&model, max_iter, kind))?;
+        let kind = crate::npml::se::SeKind::parse(se)?;
+        let model = crate::npml::normal::NormalModel::new(data, nagq);
+        let fit = run_detached(py, threads, || crate::npml::normal::fit_normal(&model, max_iter, kind))?;
         PyNpmltFit::from_normal(py, fit, d)
     }
 
@@ -165,13 +165,13 @@ impl PyNpmltData {
 
 /// The random-effects distribution of a fitted npmlt model from Python: points (K × d) and
 /// masses, or the lower Cholesky factor of Σ (d × d, row-major as NumPy holds it).
-fn mixing(points: Option<PyReadonlyArray2<'_, f64>>, masses: Option<Vec<f64>>, chol: Option<PyReadonlyArray2<'_, f64>>) -> PyResult<crate::npml_refit::Mixing> {
+fn mixing(points: Option<PyReadonlyArray2<'_, f64>>, masses: Option<Vec<f64>>, chol: Option<PyReadonlyArray2<'_, f64>>) -> PyResult<crate::npml::refit::Mixing> {
     match (points, masses, chol) {
-        (Some(p), Some(m), None) => Ok(crate::npml_refit::Mixing::Points { points: p.as_array().iter().copied().collect(), masses: m }),
+        (Some(p), Some(m), None) => Ok(crate::npml::refit::Mixing::Points { points: p.as_array().iter().copied().collect(), masses: m }),
         (None, None, Some(c)) => {
             let d = c.shape()[0];
             let a = c.as_array();
-            Ok(crate::npml_refit::Mixing::Normal { chol: (0..d * d).map(|k| a[[k % d, k / d]]).collect() })
+            Ok(crate::npml::refit::Mixing::Normal { chol: (0..d * d).map(|k| a[[k % d, k / d]]).collect() })
         }
         _ => Err(ModelSpecError::new_err("give either points and masses, or chol")),
     }
@@ -184,7 +184,7 @@ pub struct PyNpmltReplicates {
     data: OrdinalData,
     alpha: Vec<f64>,
     beta: Vec<f64>,
-    mix: crate::npml_refit::Mixing,
+    mix: crate::npml::refit::Mixing,
 }
 
 #[pymethods]
@@ -203,13 +203,13 @@ impl PyNpmltReplicates {
     fn refit_many(&self, py: Python<'_>, batch: PyRef<'_, Batch>, nagq: usize, max_iter: usize, se: &str) -> PyResult<Py<PyAny>> {
         let data = &self.data;
         let (n, d, n_beta) = (data.n, data.d, data.n_beta());
-        let se = crate::npml_se::SeKind::parse(se)?;
+        let se = crate::npml::se::SeKind::parse(se)?;
         let (refit, n_par) = match &self.mix {
-            crate::npml_refit::Mixing::Points { points, masses } => {
-                let start = crate::npml_model::NpmlParams { alpha: self.alpha.clone(), beta: self.beta.clone(), points: points.clone(), masses: masses.clone() };
-                (crate::npml_refit::NpmlRefit::points(data.clone(), start, max_iter, se), masses.len() * (d + 1))
+            crate::npml::refit::Mixing::Points { points, masses } => {
+                let start = crate::npml::model::NpmlParams { alpha: self.alpha.clone(), beta: self.beta.clone(), points: points.clone(), masses: masses.clone() };
+                (crate::npml::refit::NpmlRefit::points(data.clone(), start, max_iter, se), masses.len() * (d + 1))
             }
-            crate::npml_refit::Mixing::Normal { .. } => (crate::npml_refit::NpmlRefit::normal(data.clone(), nagq, max_iter, se), d * d),
+            crate::npml::refit::Mixing::Normal { .. } => (crate::npml::refit::NpmlRefit::normal(data.clone(), nagq, max_iter, se), d * d),
         };
         let (seed, first) = batch.stream();
         let draw = simulator(data, &self.alpha, &self.beta, &self.mix, seed, first);
@@ -218,10 +218,10 @@ impl PyNpmltReplicates {
 }
 
 /// Replicate k's simulated response (categories 1..Q as numbers, the data's row order).
-fn simulator<'a>(data: &'a OrdinalData, alpha: &'a [f64], beta: &'a [f64], mix: &'a crate::npml_refit::Mixing, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + 'a {
+fn simulator<'a>(data: &'a OrdinalData, alpha: &'a [f64], beta: &'a [f64], mix: &'a crate::npml::refit::Mixing, seed: u64, first: u64) -> impl Fn(u64, &mut [f64]) + Sync + Send + 'a {
     move |k, out| {
         let mut draw = vec![0u32; data.n];
-        crate::npml_refit::simulate(data, alpha, beta, mix, &mut replicate_rng(seed, first + k), &mut draw);
+        crate::npml::refit::simulate(data, alpha, beta, mix, &mut replicate_rng(seed, first + k), &mut draw);
         out.iter_mut().zip(&draw).for_each(|(o, &c)| *o = (c + 1) as f64);
     }
 }
