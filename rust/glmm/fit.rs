@@ -11,8 +11,8 @@ use crate::glmm::conditional::{Conditional, conditional};
 use crate::glmm::model::GlmmModel;
 use crate::glmm::nagq0;
 use crate::glmm::shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
-use crate::numerics::optim::{OptimResult, Start, max_projected_grad, minimize};
-use crate::numerics::polish::{ByDifferences, polish, verdict};
+use crate::numerics::optim::{OptimResult, Start, minimize};
+use crate::numerics::polish::{ByDifferences, Convergence, polish};
 use faer::Mat;
 
 /// Options of a GLMM fit, with one grouping factor (`fit`) or several
@@ -32,13 +32,8 @@ pub struct GlmmFit {
     pub beta: Vec<f64>,
     /// −2 log L at the estimates
     pub deviance: f64,
-    /// gradient of the deviance in (θ, β) (θ only for nAGQ = 0)
-    pub gradient: Vec<f64>,
-    pub max_grad: f64,
-    pub converged: bool,
-    pub iterations: usize,
-    pub evaluations: usize,
-    pub message: String,
+    /// the optimisation's end; its gradient is the deviance's in (θ, β) (θ only for nAGQ = 0)
+    pub report: Convergence,
     /// Hessian of the deviance in the optimised parameters
     pub hessian: Option<Mat<f64>>,
     /// covariance of β̂
@@ -171,19 +166,11 @@ fn fisher_vcov(cond: &Conditional) -> (Mat<f64>, &'static str) {
 
 #[allow(clippy::too_many_arguments)]
 fn report(res: OptimResult, lower: &[f64], decrement: f64, hessian: Option<Mat<f64>>, vcov_beta: Mat<f64>, vcov_source: &'static str, conditional: Conditional, nt: usize) -> GlmmFit {
-    let n_opt = res.grad.len();
-    let max_grad = max_projected_grad(&res.x[..n_opt], &res.grad, lower);
-    let (converged, message) = verdict(decrement, max_grad, DECREMENT_TOL, GRAD_TOL_SINGULAR, &res.message);
     GlmmFit {
+        report: Convergence::judge(&res, lower, decrement, DECREMENT_TOL, GRAD_TOL_SINGULAR, None),
         theta: res.x[..nt].to_vec(),
         beta: res.x[nt..].to_vec(),
         deviance: res.f,
-        gradient: res.grad,
-        max_grad,
-        converged,
-        iterations: res.iterations,
-        evaluations: res.evaluations,
-        message,
         hessian,
         vcov_beta,
         vcov_source,

@@ -35,7 +35,7 @@ impl Refit for GlmmRefit {
             return ReplicateFit::failed(p, nt, e.to_string());
         }
         self.model.modes.copy_from_slice(&self.modes0);
-        let fitted = fit(&mut self.model, &self.opts).map(|f| glmm_row(f.beta, f.theta, f.deviance, &f.vcov_beta, f.converged, f.message));
+        let fitted = fit(&mut self.model, &self.opts).map(|f| glmm_row(f.beta, f.theta, f.deviance, &f.vcov_beta, f.report.converged, f.report.message));
         ReplicateFit::from_result(fitted, p, nt)
     }
 }

@@ -6,8 +6,8 @@
 use crate::error::Result;
 use crate::lmm::model::LmmModel;
 use crate::numerics::ai_newton::{AiObjective, ai_newton};
-use crate::numerics::optim::{OptimOptions, OptimResult, Start, max_projected_grad, minimize};
-use crate::numerics::polish::{ByDifferences, PolishOptions, polish, verdict};
+use crate::numerics::optim::{OptimOptions, OptimResult, Start, minimize};
+use crate::numerics::polish::{ByDifferences, Convergence, PolishOptions, polish};
 use crate::terms::re_products::lambda_blocks;
 use faer::Mat;
 
@@ -15,6 +15,8 @@ use faer::Mat;
 const DECREMENT_TOL: f64 = 1e-8;
 /// Projected gradient accepted as converged when the Hessian is not positive definite.
 const GRAD_TOL_SINGULAR: f64 = 1e-4;
+/// Projected gradient at rounding level: converged whatever the Hessian estimate says.
+const GRAD_EXACT: f64 = 1e-9;
 const BFGS_GTOL: f64 = 1e-5;
 const BFGS_DTOL: f64 = 1e-10;
 const POLISH_STEPS: usize = 8;
@@ -34,12 +36,7 @@ pub struct LmmFit {
     pub sigma: f64,
     /// REML criterion or ML deviance at θ̂
     pub objective: f64,
-    pub gradient: Vec<f64>,
-    pub max_grad: f64,
-    pub converged: bool,
-    pub iterations: usize,
-    pub evaluations: usize,
-    pub message: String,
+    pub report: Convergence,
     /// Hessian of the criterion in θ
     pub hessian: Mat<f64>,
     /// σ²(RXᵀRX)⁻¹
@@ -103,10 +100,7 @@ impl AiObjective for LmmAi<'_> {
 }
 
 fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>) -> LmmFit {
-    let max_grad = max_projected_grad(&res.x, &res.grad, lower);
-    // a gradient at rounding level is converged whatever the Hessian estimate says
-    let dtol = if max_grad <= 1e-9 { f64::INFINITY } else { DECREMENT_TOL };
-    let (converged, message) = verdict(decrement, max_grad, dtol, GRAD_TOL_SINGULAR, &res.message);
+    let report = Convergence::judge(&res, lower, decrement, DECREMENT_TOL, GRAD_TOL_SINGULAR, Some(GRAD_EXACT));
     let state = model.state().clone();
     let sigma2 = state.pwrss / model.n_eff();
     let vcov_beta = model.xtvx_inverse() * faer::Scale(sigma2);
@@ -115,12 +109,7 @@ fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64,
         beta: model.beta().to_vec(),
         sigma: sigma2.sqrt(),
         objective: model.objective(),
-        gradient: res.grad,
-        max_grad,
-        converged,
-        iterations: res.iterations,
-        evaluations: res.evaluations,
-        message,
+        report,
         hessian,
         vcov_beta,
         b: model.b(),
@@ -151,8 +140,8 @@ mod tests {
             let (y, w, x, p, terms) = design(3);
             let mut model = LmmModel::new(&y, &w, &x, p, terms, reml).unwrap();
             let f = fit(&mut model, &LmmFitOptions { max_iter: 200, theta0: None }).unwrap();
-            assert!(f.converged, "{}", f.message);
-            assert!(f.max_grad < 1e-4, "{:?}", f.gradient);
+            assert!(f.report.converged, "{}", f.report.message);
+            assert!(f.report.max_grad < 1e-4, "{:?}", f.report.gradient);
         }
     }
 }

@@ -50,8 +50,8 @@ impl Refit for LmmRefit {
                 estimates: f.beta,
                 parameters: f.theta.into_iter().chain([f.sigma]).collect(),
                 loglik: -0.5 * f.objective,
-                converged: f.converged,
-                message: f.message,
+                converged: f.report.converged,
+                message: f.report.message,
             });
         ReplicateFit::from_result(fitted, p, nt + 1)
     }

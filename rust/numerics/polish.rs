@@ -95,3 +95,29 @@ pub fn verdict(decrement: f64, max_grad: f64, dtol: f64, gtol_singular: f64, why
     };
     (converged, message)
 }
+
+/// How a fit's optimisation ended: the gradient at the estimate and its largest projected
+/// entry, the verdict with its message, and the work done.
+#[derive(Clone, Debug, Default)]
+pub struct Convergence {
+    pub gradient: Vec<f64>,
+    pub max_grad: f64,
+    pub converged: bool,
+    pub iterations: usize,
+    pub evaluations: usize,
+    pub message: String,
+}
+
+impl Convergence {
+    /// The report on the optimisation `res` (the first `res.grad.len()` entries of `res.x`
+    /// optimised, bounded below by `lower`) whose Newton decrement at the end is `decrement`:
+    /// [`verdict`] with tolerance `dtol`, or with any decrement once the projected gradient is
+    /// at most `grad_exact` (a gradient at rounding level is converged whatever the Hessian
+    /// estimate says).
+    pub fn judge(res: &OptimResult, lower: &[f64], decrement: f64, dtol: f64, gtol_singular: f64, grad_exact: Option<f64>) -> Self {
+        let max_grad = max_projected_grad(&res.x[..res.grad.len()], &res.grad, lower);
+        let dtol = if grad_exact.is_some_and(|g| max_grad <= g) { f64::INFINITY } else { dtol };
+        let (converged, message) = verdict(decrement, max_grad, dtol, gtol_singular, &res.message);
+        Convergence { gradient: res.grad.clone(), max_grad, converged, iterations: res.iterations, evaluations: res.evaluations, message }
+    }
+}

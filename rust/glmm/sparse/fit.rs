@@ -10,8 +10,8 @@ use crate::glmm::fit::FitOptions;
 use crate::glmm::shared::{DECREMENT_TOL, GRAD_TOL_SINGULAR, bfgs_options, hessian_vcov, initial_hessian, polish_options};
 use crate::glmm::sparse::model::{MODE_TOL, MODE_TOL_START, MODE_TOL_TIGHT, SparseGlmm};
 use crate::numerics::ai_newton::{AiObjective, ai_newton};
-use crate::numerics::optim::{OptimResult, Start, max_projected_grad, minimize};
-use crate::numerics::polish::{ByDifferences, Polishable, polish, verdict};
+use crate::numerics::optim::{OptimResult, Start, minimize};
+use crate::numerics::polish::{ByDifferences, Convergence, Polishable, polish};
 use crate::terms::re_products::lambda_blocks;
 use faer::{Mat, Side};
 use faer::prelude::Solve;
@@ -27,12 +27,7 @@ pub struct SparseGlmmFit {
     pub theta: Vec<f64>,
     pub beta: Vec<f64>,
     pub deviance: f64,
-    pub gradient: Vec<f64>,
-    pub max_grad: f64,
-    pub converged: bool,
-    pub iterations: usize,
-    pub evaluations: usize,
-    pub message: String,
+    pub report: Convergence,
     pub hessian: Mat<f64>,
     pub vcov_beta: Mat<f64>,
     pub vcov_source: &'static str,
@@ -220,8 +215,7 @@ impl Polishable for LaplacePolish<'_> {
 
 #[allow(clippy::too_many_arguments)]
 fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f64, hessian: Mat<f64>, theta: Vec<f64>, beta: Vec<f64>, vcov_beta: Mat<f64>, vcov_source: &'static str) -> Result<SparseGlmmFit> {
-    let max_grad = max_projected_grad(&res.x, &res.grad, lower);
-    let (converged, message) = verdict(decrement, max_grad, DECREMENT_TOL, GRAD_TOL_SINGULAR, &res.message);
+    let report = Convergence::judge(&res, lower, decrement, DECREMENT_TOL, GRAD_TOL_SINGULAR, None);
     // at the nAGQ = 0 solution β is at the joint mode, so this is also that criterion
     let deviance = model.laplace(&theta, &beta, false)?.deviance;
     let minv = model.cond_var_u();
@@ -232,12 +226,7 @@ fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f6
         theta,
         beta,
         deviance,
-        gradient: res.grad,
-        max_grad,
-        converged,
-        iterations: res.iterations,
-        evaluations: res.evaluations,
-        message,
+        report,
         hessian,
         vcov_beta,
         vcov_source,

@@ -59,7 +59,7 @@ impl Refit for SparseGlmmRefit {
         let (p, nt) = (d.p, self.opts.theta0.as_ref().map_or(0, |t| t.len()));
         let fitted = SparseGlmm::new(y, &data.m, &data.offset, &d.x, d.p, d.terms.clone(), data.family, data.link)
             .and_then(|mut model| fit_sparse(&mut model, &self.opts))
-            .map(|f| glmm_row(f.beta, f.theta, f.deviance, &f.vcov_beta, f.converged, f.message));
+            .map(|f| glmm_row(f.beta, f.theta, f.deviance, &f.vcov_beta, f.report.converged, f.report.message));
         ReplicateFit::from_result(fitted, p, nt)
     }
 }
