@@ -25,6 +25,10 @@ pub enum Error {
     /// The objective is not finite at the starting values.
     #[error("the objective is not finite at the starting values ({what})")]
     NonFiniteStart { what: String },
+
+    /// The call was asked to stop (Ctrl-C) before it finished.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Result type of the core.

@@ -42,7 +42,7 @@ CASES = [
     ("id not a column", dict(id="patient"), "id column 'patient' is not a column"),
     ("id with missing values", dict(data=toy().with_columns(id=pl.when(pl.col("x") > 1.5).then(None).otherwise(pl.col("id")))), "missing value"),
     ("bad link", dict(link="probit"), "link must be one of"),
-    ("k = 0", dict(k=0), "k must be an integer >= 1"),
+    ("k = 0", dict(k=0), "k must be a positive integer"),
     ("bad se", dict(se="sandwich"), "se must be one of"),
     ("bad random_dist", dict(random_dist="gamma"), "random_dist must be one of"),
     ("non-integer response", dict(data=toy().with_columns(y=pl.col("x"))), "whole numbers"),

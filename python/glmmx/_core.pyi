@@ -13,16 +13,18 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 U32 = npt.NDArray[np.uint32]
 
+MAX_THREADS: int
 class ModelSpecError(ValueError): ...
 class NumericalError(ArithmeticError): ...
 class ConvergenceError(RuntimeError): ...
 
 class Progress:
-    """Count of finished replicates, readable while a batch runs."""
+    """Count of finished replicates, readable while a batch runs, and its stop switch."""
 
     def __new__(cls) -> Progress: ...
     @property
     def done(self) -> int: ...
+    def cancel(self) -> None: ...
 
 class Batch:
     """Which replicates a refit_many runs: the columns of ``responses`` (n × n_rep, C order),

@@ -1,7 +1,8 @@
 """Progress bars for long batches: tqdm when installed, else rich, else a line on stderr.
 
 The batch itself runs in Rust without the GIL; a Python thread polls its counter a few times
-a second, so the bar costs the fits nothing.
+a second, so the bar costs the fits nothing. Ctrl-C while the bar runs cancels the batch
+(it stops before its next replicate) and raises KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -80,11 +81,18 @@ def run_with_progress(work, counter, total: int, enabled: bool, desc: str = "ref
     bar = progress_bar(total, desc)
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+            bar.update_to(counter.done)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches this (the main) thread: stop the batch at its next replicate
+        counter.cancel()
+        thread.join()
+        raise
+    finally:
         bar.update_to(counter.done)
-    bar.update_to(counter.done)
-    bar.close()
+        bar.close()
     if error:
         raise error[0]
     return result[0]

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from glmmx import checks
 from glmmx.exceptions import ConvergenceWarning, FitWarning, ModelSpecError
 
 _LINKS = {"binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
@@ -26,14 +27,6 @@ def _nagq(nagq) -> int:
     if isinstance(nagq, bool) or not isinstance(nagq, numbers.Integral) or nagq < 0:
         raise ModelSpecError(f"nagq must be a non-negative integer (0, 1 = Laplace, or the number of quadrature nodes), not {nagq!r}")
     return int(nagq)
-
-
-def _positive_int(name: str, value, allow_none: bool = True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ModelSpecError(f"{name} must be a positive integer, not {value!r}")
-    return int(value)
 
 
 def _cluster_freq(group_weights: np.ndarray | None, codes: np.ndarray, n_levels: int, group: str) -> np.ndarray:
@@ -134,8 +127,8 @@ def glmer(
 
     family, link = _family_link(family, link)
     nagq = _nagq(nagq)
-    threads = _positive_int("threads", threads)
-    max_iter = _positive_int("max_iter", max_iter, allow_none=False)
+    threads = checks.threads(threads)
+    max_iter = checks.integer("max_iter", max_iter)
     design = build_design(formula, data, weights=weights, group_weights=group_weights)
     groups = list(dict.fromkeys(b.group for b in design.random))
     if nagq > 1 and len(groups) > 1:

@@ -11,10 +11,10 @@ the table equals the local one.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
+from glmmx import checks
 from glmmx.exceptions import ModelSpecError
 
 
@@ -346,24 +346,10 @@ def _run_chunk(payload, responses, seed, first, count, threads):
 # ----------------------------------------------------------------------------------------------
 
 
-def _positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ModelSpecError(f"{name} must be a positive integer, not {value!r}")
-    return int(value)
-
-
-def _seed(seed) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ModelSpecError(f"seed must be a non-negative integer, not {seed!r}")
-    return int(seed)
-
-
 def simulate(fit, nsim: int = 1, seed: int | None = None, params: dict | None = None) -> np.ndarray:
     """(nobs, nsim) responses drawn from the fitted model (or from ``params``); column k is
     the response ``bootstrap(seed=seed)`` refits as replicate k."""
-    return _adapter(fit).simulate(_positive("nsim", nsim), _seed(seed), params)
+    return _adapter(fit).simulate(checks.integer("nsim", nsim), checks.seed(seed), params)
 
 
 def _chunks(total: int, size: int):
@@ -405,6 +391,7 @@ def _refit(adapter, *, responses, nsim, seed, threads, progress, executor, chunk
     from glmmx import _core
     from glmmx._progress import run_with_progress
 
+    threads = checks.threads(threads)
     payload = adapter.payload()
     n_rep = nsim if responses is None else responses.shape[1]
     if executor is not None:
@@ -466,7 +453,7 @@ def bootstrap(fit, nsim: int = 1000, seed: int | None = None, *, threads=None, p
     for any number of threads, and with any ``executor``.
     """
     adapter = _adapter(fit)
-    nsim, seed = _positive("nsim", nsim), _seed(seed)
+    nsim, seed = checks.integer("nsim", nsim), checks.seed(seed)
     table = _refit(adapter, responses=None, nsim=nsim, seed=seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
     names = adapter.estimate_names() + adapter.parameter_names()
     return BootstrapResult(table=table, original=dict(zip(names, map(float, adapter.original()))), seed=seed)
@@ -544,7 +531,7 @@ def fit_many(formula: str, datasets, model: str = "glmer", *, by: str | None = N
         datasets = [frame.filter(pl.col(by) == k) for k in keys]
     else:
         keys = list(range(len(datasets)))
-    n_workers = threads or __import__("os").cpu_count() or 1
+    n_workers = checks.threads(threads) or __import__("os").cpu_count() or 1
 
     def one(data):
         import warnings

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from glmmx.api import _positive_int
+from glmmx import checks
 from glmmx.exceptions import ConvergenceWarning, FitWarning, ModelSpecError
 
 
@@ -103,8 +103,8 @@ def lmer(
 
     if not isinstance(reml, bool):
         raise ModelSpecError(f"reml must be True or False, not {reml!r}")
-    threads = _positive_int("threads", threads)
-    max_iter = _positive_int("max_iter", max_iter, allow_none=False)
+    threads = checks.threads(threads)
+    max_iter = checks.integer("max_iter", max_iter)
     design = build_design(formula, data, weights=weights)
     y = _numeric_response(design)
     if not np.isfinite(y).all():

@@ -9,27 +9,15 @@ response categories → clusters by ``id`` value → ``_core.NpmltData(...).fit`
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
+from glmmx import checks
 from glmmx.exceptions import ConvergenceWarning, FitWarning, ModelSpecError
 
 _LINKS = ("clogit", "blogit")
 _DISTS = ("npml", "normal")
-
-
-def _int_arg(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ModelSpecError(f"{name} must be an integer >= {low}, not {value!r}")
-    return int(value)
-
-
-def _choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ModelSpecError(f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}")
-    return value
 
 
 def _columns_of(data) -> list[str]:
@@ -295,14 +283,13 @@ def npmlt(
     >>> fit.masses.round(3).tolist(), fit.mass_points.round(3).ravel().tolist()
     ([0.395, 0.605], [-1.828, 1.196])
     """
-    link = _choice("link", link, _LINKS)
-    random_dist = _choice("random_dist", random_dist, _DISTS)
-    se = _choice("se", se, ("opg", "hessian"))
-    k = _int_arg("k", k, 1)
-    nagq = _int_arg("nagq", nagq, 1)
-    max_iter = _int_arg("max_iter", max_iter, 1)
-    if threads is not None:
-        threads = _int_arg("threads", threads, 1)
+    link = checks.choice("link", link, _LINKS)
+    random_dist = checks.choice("random_dist", random_dist, _DISTS)
+    se = checks.choice("se", se, ("opg", "hessian"))
+    k = checks.integer("k", k)
+    nagq = checks.integer("nagq", nagq)
+    max_iter = checks.integer("max_iter", max_iter)
+    threads = checks.threads(threads)
     prep = _Prepared(formula, data, random, npo, id, link)
     fit = _fit_prepared(prep, k=k, link=link, random_dist=random_dist, nagq=nagq, se=se, start=start,
                         max_iter=max_iter, threads=threads, eb=eb)
@@ -424,7 +411,7 @@ def select_k(formula: str, data, *, k=range(1, 7), tol: float = 1e-3, **kwargs):
 
     if kwargs.get("random_dist", "npml") != "npml":
         raise ModelSpecError("select_k chooses the number of mass points: random_dist must be 'npml'")
-    ks = [_int_arg("k", v, 1) for v in k]
+    ks = [checks.integer("k", v) for v in k]
     if not ks or any(b <= a for a, b in zip(ks, ks[1:])):
         raise ModelSpecError(f"k must be a non-empty increasing sequence, not {list(k)!r}")
     allowed = {"random", "id", "npo", "link", "se", "max_iter", "threads"}

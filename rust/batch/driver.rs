@@ -73,12 +73,13 @@ pub trait Refit: Clone + Send + Sync {
 pub fn run<M: Refit>(model: &M, n_rep: usize, fill: &(dyn Fn(usize, &mut [f64]) -> Result<()> + Sync), progress: &AtomicUsize) -> Vec<ReplicateFit> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<ReplicateFit>>> = (0..n_rep).map(|_| Mutex::new(None)).collect();
+    let cancel = crate::numerics::cancel::current();
     let work = || {
         let mut m = model.clone();
         let mut y = vec![0.0; m.n_rows()];
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
-            if k >= n_rep {
+            if k >= n_rep || cancel.requested() {
                 break;
             }
             let out = match fill(k, &mut y) {
@@ -89,7 +90,7 @@ pub fn run<M: Refit>(model: &M, n_rep: usize, fill: &(dyn Fn(usize, &mut [f64]) 
             progress.fetch_add(1, Ordering::Relaxed);
         }
     };
-    if rayon::current_num_threads() > 1 && n_rep > 1 {
+    if crate::numerics::par::threads() > 1 && n_rep > 1 {
         rayon::broadcast(|_| work());
     } else {
         work();

@@ -83,7 +83,7 @@ impl GlmmModel {
 
     /// Whether an evaluation is worth spreading over threads.
     pub fn parallel(&self, nodes: usize) -> bool {
-        self.allow_parallel && rayon::current_num_threads() > 1 && self.data.n * (nodes + 4) >= PARALLEL_MIN_WORK
+        self.allow_parallel && crate::numerics::par::threads() > 1 && self.data.n * (nodes + 4) >= PARALLEL_MIN_WORK
     }
 
     /// −2 log L(θ, β) and, when `want_grad`, its gradient in the order (θ, β).

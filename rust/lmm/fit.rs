@@ -58,7 +58,7 @@ pub fn evaluate(model: &mut LmmModel, theta: &[f64]) -> Result<(f64, Vec<f64>)> 
             what: format!("the penalised residual sum of squares is {}: is the response fitted exactly?", model.state().pwrss),
         });
     }
-    Ok((model.objective(), model.gradient()))
+    Ok((model.objective(), model.gradient()?))
 }
 
 /// Fit the model: Newton steps on the average-information Hessian (`ai_newton`), which
@@ -125,7 +125,7 @@ fn report(model: &mut LmmModel, res: OptimResult, lower: &[f64], decrement: f64,
 pub fn conditional_covariances(model: &mut LmmModel, theta: &[f64]) -> Result<Vec<f64>> {
     model.set_theta(theta)?;
     let sigma2 = model.state().pwrss / model.n_eff();
-    let minv = model.cond_var_u();
+    let minv = model.cond_var_u()?;
     Ok(lambda_blocks(&model.structure.terms, model.lambda(), &minv, sigma2))
 }
 

@@ -196,10 +196,10 @@ impl LmmModel {
 
     /// The two parts of the gradient at the last θ: of the log-determinant term (log|M|, or
     /// log|M| + log|RX|² for REML) and of r².
-    pub fn gradient_parts(&mut self) -> (Vec<f64>, Vec<f64>) {
+    pub fn gradient_parts(&mut self) -> Result<(Vec<f64>, Vec<f64>)> {
         let s = &self.structure;
         let upto = s.q - s.q_sparse + if self.reml { self.p } else { 0 };
-        selected_inverse(s, &self.l, upto, &mut self.z);
+        selected_inverse(s, &self.l, upto, &mut self.z)?;
         let g = trace_sums(s, &self.a, &self.z, &self.lambda, upto);
         let (zwr, u) = (&self.state.zt_w_res, &self.state.solution[..s.q]);
         let (mut g_ld, mut g_r2) = (Vec::new(), Vec::new());
@@ -213,14 +213,14 @@ impl LmmModel {
                 }
             }
         }
-        (g_ld, g_r2)
+        Ok((g_ld, g_r2))
     }
 
     /// Gradient of `objective` at the last θ.
-    pub fn gradient(&mut self) -> Vec<f64> {
-        let (g_ld, g_r2) = self.gradient_parts();
+    pub fn gradient(&mut self) -> Result<Vec<f64>> {
+        let (g_ld, g_r2) = self.gradient_parts()?;
         let scale = self.n_eff() / self.state.pwrss;
-        g_ld.iter().zip(&g_r2).map(|(a, b)| a + scale * b).collect()
+        Ok(g_ld.iter().zip(&g_r2).map(|(a, b)| a + scale * b).collect())
     }
 
     /// The average-information approximation of the Hessian of the criterion in θ at the last
@@ -254,9 +254,9 @@ impl LmmModel {
     }
 
     /// Var(u | y, β̂)/σ² = M⁻¹ diagonal blocks, one d × d block per level (global order).
-    pub fn cond_var_u(&mut self) -> Vec<f64> {
+    pub fn cond_var_u(&mut self) -> Result<Vec<f64>> {
         let s = &self.structure;
-        selected_inverse(s, &self.l, s.q - s.q_sparse, &mut self.z);
+        selected_inverse(s, &self.l, s.q - s.q_sparse, &mut self.z)?;
         let mut out = Vec::new();
         for t in &s.terms {
             let d = t.d;
@@ -270,7 +270,7 @@ impl LmmModel {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -355,7 +355,7 @@ pub(crate) mod tests {
             let f = model.objective();
             let dense = dense_objective(&y, &w, &x, p, &terms, &theta, reml);
             assert!((f - dense).abs() < 1e-9 * dense.abs(), "reml={reml}: {f} vs dense {dense}");
-            let g = model.gradient();
+            let g = model.gradient().unwrap();
             for k in 0..theta.len() {
                 let h = 1e-6;
                 let mut t = theta.clone();
@@ -377,14 +377,14 @@ pub(crate) mod tests {
         let mut model = LmmModel::new(&y, &w, &x, p, terms, true).unwrap();
         let theta = vec![0.7, 1.1, -0.3, 0.4, 0.9];
         model.set_theta(&theta).unwrap();
-        let g = model.gradient();
+        let g = model.gradient().unwrap();
         let ai = model.average_information(&g);
         let mut fd = Mat::<f64>::zeros(5, 5);
         for k in 0..5 {
             let mut t = theta.clone();
             t[k] += 1e-6;
             model.set_theta(&t).unwrap();
-            let gp = model.gradient();
+            let gp = model.gradient().unwrap();
             (0..5).for_each(|i| fd[(i, k)] = (gp[i] - g[i]) / 1e-6);
         }
         // the average information differs from the Hessian by (observed − expected)/2 of one
@@ -433,7 +433,7 @@ pub(crate) mod tests {
         b.set_theta(&theta_r).unwrap();
         assert!(b.structure.n_sparse_terms == 1);
         assert!((a.objective() - b.objective()).abs() < 1e-9 * a.objective().abs());
-        let (ga, gb) = (a.gradient(), b.gradient());
+        let (ga, gb) = (a.gradient().unwrap(), b.gradient().unwrap());
         assert!((ga[0] - gb[1]).abs() < 1e-8 * (1.0 + ga[0].abs()), "{ga:?} {gb:?}");
         assert!((ga[4] - gb[0]).abs() < 1e-8 * (1.0 + ga[4].abs()), "{ga:?} {gb:?}");
     }

@@ -30,7 +30,7 @@ pub struct VarparDerivatives {
 /// The θ-gradient of D at fixed σ² and (RXᵀRX)⁻¹, at θ.
 fn pieces(model: &mut LmmModel, theta: &[f64], sigma2: f64) -> Result<(Vec<f64>, Mat<f64>)> {
     model.set_theta(theta)?;
-    let (g_ld, g_r2) = model.gradient_parts();
+    let (g_ld, g_r2) = model.gradient_parts()?;
     let g = g_ld.iter().zip(&g_r2).map(|(a, b)| a + b / sigma2).collect();
     Ok((g, model.xtvx_inverse()))
 }
@@ -41,7 +41,7 @@ pub fn varpar_derivatives(model: &mut LmmModel, theta: &[f64]) -> Result<VarparD
     let (r2, ne) = (model.state().pwrss, model.n_eff());
     let sigma2 = r2 / ne;
     let sigma = sigma2.sqrt();
-    let (_, g_r2) = model.gradient_parts();
+    let (_, g_r2) = model.gradient_parts()?;
     let xtvx = model.xtvx_inverse();
     let nt = theta.len();
     let p = xtvx.nrows();

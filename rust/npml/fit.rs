@@ -104,6 +104,7 @@ pub(crate) fn optimise_with(fg: &mut crate::numerics::optim::Objective, theta0: 
     let mut o = Optimum { theta: r.x, f: r.f, grad: r.grad, iterations: r.iterations, evaluations: r.evaluations, converged: false };
     if polish {
         for _ in 0..POLISH_STEPS {
+            crate::numerics::cancel::check()?;
             if o.iterations >= max_iter || small(&o.grad, GTOL) {
                 break;
             }

@@ -29,6 +29,7 @@ pub fn ai_newton(obj: &mut dyn AiObjective, theta0: Vec<f64>, lower: &[f64], max
     let mut res = OptimResult { x: vec![], f, grad: vec![], iterations: 0, evaluations: 1, converged: false, message: String::new() };
     let mut probed = false;
     loop {
+        crate::numerics::cancel::check()?;
         let h = ridge_pd(obj.hessian(&g)?);
         let decrement = newton_decrement(&h, &x, &g, lower);
         let stop = |x: Vec<f64>, f, g, res: OptimResult, message: &str| OptimResult { x, f, grad: g, message: message.into(), ..res };

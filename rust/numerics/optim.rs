@@ -84,6 +84,7 @@ pub fn minimize(fg: &mut Objective, start: Start, lower: &[f64], opts: &OptimOpt
     let mut converged = false;
     let mut iterations = 0;
     while iterations < opts.max_iter {
+        crate::numerics::cancel::check()?;
         if max_projected_grad(&x, &g, lower) <= opts.gtol {
             converged = true;
             message = "projected gradient below tolerance".into();

@@ -6,7 +6,31 @@
 
 use crate::error::Result;
 use rayon::prelude::*;
+use std::cell::Cell;
 use std::ops::Range;
+
+thread_local! {
+    /// The thread count a call runs with on this thread, when it runs outside a pool of that
+    /// size (0: not set, rayon's count holds).
+    static THREADS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The number of threads parallel sections may use here: the call's count where one was set
+/// on this thread (`with_threads`), otherwise the current rayon pool's.
+pub fn threads() -> usize {
+    match THREADS.with(Cell::get) {
+        0 => rayon::current_num_threads(),
+        k => k,
+    }
+}
+
+/// Run `f` with `k` as this thread's count for `threads()` (restoring the previous after).
+pub fn with_threads<T>(k: usize, f: impl FnOnce() -> T) -> T {
+    let previous = THREADS.with(|t| t.replace(k));
+    let out = f();
+    THREADS.with(|t| t.set(previous));
+    out
+}
 
 /// Clusters per chunk.
 pub const CHUNK: usize = 32;
@@ -26,12 +50,14 @@ where
     F: Fn(&mut W, Range<usize>, &mut [f64]) -> Result<T> + Sync + Send,
 {
     debug_assert_eq!(state.len(), n_clusters * stride);
+    let cancel = crate::numerics::cancel::current();
     let run = |w: &mut W, (ci, st): (usize, &mut [f64])| {
+        cancel.check()?;
         let a = ci * CHUNK;
         f(w, a..(a + CHUNK).min(n_clusters), st)
     };
     let step = (CHUNK * stride).max(1);
-    if parallel {
+    if parallel && threads() > 1 {
         state.par_chunks_mut(step).enumerate().map_init(&init, run).collect()
     } else {
         let mut w = init();

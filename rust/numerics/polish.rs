@@ -48,6 +48,7 @@ pub fn polish(obj: &mut dyn Polishable, res: &mut OptimResult, lower: &[f64], op
     let mut hessian = obj.hessian(&res.x, &res.grad)?;
     res.evaluations += res.x.len();
     for _ in 0..opts.steps.min(opts.max_iter.saturating_sub(res.iterations)) {
+        crate::numerics::cancel::check()?;
         let decrement = newton_decrement(&hessian, &res.x, &res.grad, lower);
         if decrement <= opts.dtol || !decrement.is_finite() {
             break;

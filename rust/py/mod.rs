@@ -5,11 +5,11 @@
 
 use crate::batch::{self, ReplicateFit, Refit};
 use crate::error::Error;
+use crate::numerics::cancel::Cancel;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyArithmeticError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyArithmeticError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,28 +23,9 @@ impl From<Error> for PyErr {
             Error::BadInput { .. } | Error::BadLink { .. } => ModelSpecError::new_err(e.to_string()),
             Error::NotPositiveDefinite { .. } | Error::PirlsStepHalving { .. } => NumericalError::new_err(e.to_string()),
             Error::NonFiniteStart { .. } => ConvergenceError::new_err(e.to_string()),
+            Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
         }
     }
-}
-
-/// Run `f` without the GIL, on `threads` threads (all cores when None), turning a panic into
-/// a NumericalError instead of letting it cross into Python.
-fn run_detached<T: Send>(py: Python<'_>, threads: Option<usize>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
-    let outcome = py.detach(move || {
-        catch_unwind(AssertUnwindSafe(move || match threads {
-            None => f().map_err(PyErr::from),
-            Some(k) => rayon::ThreadPoolBuilder::new()
-                .num_threads(k.max(1))
-                .build()
-                .map_err(|e| NumericalError::new_err(format!("cannot start {k} threads: {e}")))?
-                .install(f)
-                .map_err(PyErr::from),
-        }))
-    });
-    outcome.unwrap_or_else(|panic| {
-        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-        Err(NumericalError::new_err(format!("internal error in the glmmx core: {what}")))
-    })
 }
 
 fn slice<'a>(name: &str, a: &'a PyReadonlyArray1<'_, f64>) -> PyResult<&'a [f64]> {
@@ -75,17 +56,25 @@ fn mat_out<'py>(py: Python<'py>, m: &faer::Mat<f64>) -> PyResult<Py<PyAny>> {
     Ok(PyArray1::from_vec(py, flat).reshape([r, c])?.into_any().unbind())
 }
 
-/// Count of finished replicates, readable from Python while a batch runs without the GIL.
+/// Count of finished replicates, readable from Python while a batch runs without the GIL, and
+/// a way to stop the batch from the thread that reads it.
 #[pyclass(module = "glmmx._core", frozen)]
 pub struct Progress {
     done: Arc<AtomicUsize>,
+    cancel: Cancel,
 }
 
 #[pymethods]
 impl Progress {
     #[new]
     fn new() -> Self {
-        Progress { done: Arc::new(AtomicUsize::new(0)) }
+        Progress { done: Arc::new(AtomicUsize::new(0)), cancel: Cancel::new() }
+    }
+
+    /// Ask the batch to stop: it finishes the replicates it is fitting and raises
+    /// KeyboardInterrupt.
+    fn cancel(&self) {
+        self.cancel.request();
     }
 
     /// Replicates finished so far.
@@ -149,7 +138,8 @@ fn run_batch<M: Refit>(
     let columns = response_columns(&responses, n)?;
     let n_rep = columns.map_or(batch.nsim, |c| c.1);
     let counter = batch.progress.as_ref().map(|p| p.get().done.clone()).unwrap_or_default();
-    let fits = run_detached(py, batch.threads, move || {
+    let cancel = batch.progress.as_ref().map_or_else(Cancel::new, |p| p.get().cancel.clone());
+    let fits = run_cancellable(py, batch.threads, cancel, move || {
         if columns.is_none() {
             check()?;
         }
@@ -160,7 +150,9 @@ fn run_batch<M: Refit>(
             }
             Ok(())
         };
-        Ok(batch::run(refit, n_rep, &fill, &counter))
+        let fits = batch::run(refit, n_rep, &fill, &counter);
+        crate::numerics::cancel::check()?;
+        Ok(fits)
     })?;
     replicate_table(py, fits, widths.0, widths.1)
 }
@@ -201,6 +193,10 @@ fn replicate_table(py: Python<'_>, fits: Vec<ReplicateFit>, p: usize, n_par: usi
 mod glmm;
 mod lmm;
 mod npml;
+mod run;
+mod sigint;
+
+use run::{run_cancellable, run_detached};
 
 /// The compiled core of glmmx.
 #[pymodule]
@@ -219,6 +215,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<npml::PyNpmltFit>()?;
     m.add_class::<npml::PyNpmltData>()?;
     m.add_class::<npml::PyNpmltReplicates>()?;
+    m.add("MAX_THREADS", run::MAX_THREADS)?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

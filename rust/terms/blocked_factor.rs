@@ -5,11 +5,15 @@
 //! is in `selected_inverse`.
 
 use crate::error::{Error, Result};
+use crate::numerics::cancel;
 use crate::terms::blocked::{ReTermData, Structure};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Mat, MatMut, MatRef, Par};
+
+/// Blocks between two looks at the call's cancel token (a look costs a few nanoseconds).
+pub(crate) const CHECK_EVERY: usize = 64;
 
 /// Values on the structure: a d × d block per sparse level, its column below, and dense T.
 #[derive(Clone, Debug)]
@@ -24,7 +28,7 @@ pub struct BlockValues {
 pub(crate) const PARALLEL_DENSE: usize = 384;
 
 pub(crate) fn dense_par(n: usize) -> Par {
-    let k = rayon::current_num_threads();
+    let k = crate::numerics::par::threads();
     if n >= PARALLEL_DENSE && k > 1 { Par::rayon(k) } else { Par::Seq }
 }
 
@@ -373,6 +377,9 @@ fn right_solve_lt(l: &[f64], d: usize, m: &mut [f64], nr: usize) {
 pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
     let mut ti: Vec<usize> = Vec::new();
     for b in 0..s.n_sparse_blocks() {
+        if b % CHECK_EVERY == 0 {
+            cancel::check()?;
+        }
         let d = s.block(b).2;
         let (dlo, dhi) = m.diag.split_at_mut(s.diag_ptr[b + 1]);
         let lbb = &mut dlo[s.diag_ptr[b]..];

@@ -5,8 +5,10 @@
 //! the blocks below (and the dense inverse of T); blocks that feed no other sparse block are
 //! independent and run in parallel.
 
+use crate::error::Result;
+use crate::numerics::cancel;
 use crate::terms::blocked::Structure;
-use crate::terms::blocked_factor::{BlockValues, dense_par, symmetrize};
+use crate::terms::blocked_factor::{BlockValues, CHECK_EVERY, dense_par, symmetrize};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
@@ -15,7 +17,7 @@ use faer::{Mat, MatMut, MatRef, Par};
 /// Z = C⁻¹ restricted to the first `upto` columns of T (the random effects of the dense
 /// terms, and the extras up to `upto`) and the sparse part, on the pattern of L. With
 /// `upto = q_T` this is M⁻¹ = (ΛᵀZᵀWZΛ + I)⁻¹; with `upto = q_T + p`, the full C⁻¹.
-pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut BlockValues) {
+pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut BlockValues) -> Result<()> {
     if upto > 0 {
         let par = dense_par(upto);
         let mut mem = MemBuffer::new(llt::inverse::inverse_scratch::<f64>(upto, par));
@@ -26,7 +28,7 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
     let cutoff = (s.q_sparse + upto) as u32;
     let nb = s.n_sparse_blocks();
     let BlockValues { diag, below, t } = z;
-    if s.targets.is_empty() && rayon::current_num_threads() > 1 && s.val_ptr[nb] >= PARALLEL_BLOCK_WORK {
+    if s.targets.is_empty() && crate::numerics::par::threads() > 1 && s.val_ptr[nb] >= PARALLEL_BLOCK_WORK {
         // no sparse block feeds another: the blocks are independent given Z_T
         use rayon::prelude::*;
         let (mut diag_parts, mut below_parts) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
@@ -39,13 +41,20 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
             (drest, brest) = (dt, bt);
         }
         let t: &Mat<f64> = t;
-        diag_parts.into_par_iter().zip(below_parts).enumerate().for_each_init(SelinvScratch::default, |sc, (b, (zd, zb))| {
+        let token = cancel::current();
+        return diag_parts.into_par_iter().zip(below_parts).enumerate().try_for_each_init(SelinvScratch::default, |sc, (b, (zd, zb))| {
+            if b % CHECK_EVERY == 0 {
+                token.check()?;
+            }
             selinv_block(s, l, b, cutoff, |nk, out| gather_dense(s, t, b, nk, out), zd, zb, sc);
+            Ok(())
         });
-        return;
     }
     let mut sc = SelinvScratch::default();
     for b in (0..nb).rev() {
+        if b % CHECK_EVERY == 0 {
+            cancel::check()?;
+        }
         let (zd_all, zb_all) = (&*diag, &*below);
         let mut gathered = Vec::new();
         {
@@ -58,6 +67,7 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
         diag[s.diag_ptr[b]..s.diag_ptr[b + 1]].copy_from_slice(&zd);
         below[s.val_ptr[b]..s.val_ptr[b + 1]].copy_from_slice(&zb);
     }
+    Ok(())
 }
 
 /// Sparse blocks' worth of values (Σ |rows|·d) from which their selected inverse runs in

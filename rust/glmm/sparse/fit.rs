@@ -180,7 +180,7 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
         let e = if canonical { m.laplace_at_mode(&xt[..nt], &xt[nt..])? } else { m.laplace(&xt[..nt], &xt[nt..], true)? };
         Ok(e.gradient.iter().zip(g).map(|(a, b)| (a - b) / step).collect())
     };
-    let threads = rayon::current_num_threads().min(np);
+    let threads = crate::numerics::par::threads().min(np);
     let cols: Vec<Vec<f64>> = if threads > 1 && model.n * np >= 20_000 {
         // the first chunk of columns on the model itself, each other one on a copy made up
         // front (copies made in parallel contend for fresh pages and cost more than columns)
@@ -218,7 +218,7 @@ fn finish(model: &mut SparseGlmm, res: OptimResult, lower: &[f64], decrement: f6
     let report = Convergence::judge(&res, lower, decrement, DECREMENT_TOL, GRAD_TOL_SINGULAR, None);
     // at the nAGQ = 0 solution β is at the joint mode, so this is also that criterion
     let deviance = model.laplace(&theta, &beta, false)?.deviance;
-    let minv = model.cond_var_u();
+    let minv = model.cond_var_u()?;
     let (eta, mu, dev_resid) = model.fitted();
     let b = model.b_of(&model.u.clone());
     let cond_var = lambda_blocks(&model.structure().terms, model.lambda(), &minv, 1.0);

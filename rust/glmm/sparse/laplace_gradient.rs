@@ -66,7 +66,7 @@ fn leverages(parts: &Parts, out: &mut Vec<f64>) {
 /// Gradient of the Laplace deviance in (θ, β) (`joint` = false), or of the nAGQ = 0
 /// criterion in θ (`joint` = true, β at the joint mode), at the mode left by `finish`.
 pub fn gradient(model: &mut SparseGlmm, joint: bool) -> Result<Vec<f64>> {
-    let traces = model.trace_sums_at_mode(joint);
+    let traces = model.trace_sums_at_mode(joint)?;
     let observed = if model.canonical() { None } else { Some(model.factor_observed(joint)?) };
     let rows = &mut model.rows;
     let (mut lev, mut a, mut score, mut lin, mut e) = (take(&mut rows.lev), take(&mut rows.a), take(&mut rows.score), take(&mut rows.lin), take(&mut rows.e));

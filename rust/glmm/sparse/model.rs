@@ -291,10 +291,10 @@ impl SparseGlmm {
     }
 
     /// Var(u | y) = M_F⁻¹ diagonal blocks at the last mode (global order, d × d each).
-    pub fn cond_var_u(&mut self) -> Vec<f64> {
+    pub fn cond_var_u(&mut self) -> Result<Vec<f64>> {
         let sys = &mut self.u_sys;
         let s = &sys.s;
-        selected_inverse(s, &sys.l, s.q - s.q_sparse, &mut sys.z);
+        selected_inverse(s, &sys.l, s.q - s.q_sparse, &mut sys.z)?;
         let mut out = Vec::new();
         for t in &s.terms {
             for level in 0..t.n_levels {
@@ -307,7 +307,7 @@ impl SparseGlmm {
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// Solve with a factor of this model's u- or joint system.
@@ -317,11 +317,11 @@ impl SparseGlmm {
     }
 
     /// Trace sums of log det M_F in θ at the last mode (selected inverse computed).
-    pub(crate) fn trace_sums_at_mode(&mut self, joint: bool) -> Vec<Vec<f64>> {
+    pub(crate) fn trace_sums_at_mode(&mut self, joint: bool) -> Result<Vec<Vec<f64>>> {
         let sys = if joint { &mut self.joint } else { &mut self.u_sys };
         let upto = sys.s.q - sys.s.q_sparse;
-        selected_inverse(&sys.s, &sys.l, upto, &mut sys.z);
-        trace_sums(&sys.s, &sys.a, &sys.z, &self.lambda, upto)
+        selected_inverse(&sys.s, &sys.l, upto, &mut sys.z)?;
+        Ok(trace_sums(&sys.s, &sys.a, &sys.z, &self.lambda, upto))
     }
 }
 
