@@ -59,6 +59,11 @@ CASES = {
         "fit.bootstrap(nsim=10**6, seed=1, progress=False, threads=1)",
         "fit.bootstrap(nsim=4, seed=2, progress=False, threads=1)",
     ),
+    "glmer_bootstrap_progress": (
+        "fit = gx.glmer('y ~ x + (1 | g)', data=clustered(400, 8), family='binomial', nagq=10)",
+        "fit.bootstrap(nsim=10**6, seed=1, progress=True)",
+        "fit.bootstrap(nsim=4, seed=2, progress=True)",
+    ),
     "lmer_crossed_fit": ("df = crossed(600_000)", "gx.lmer('y ~ x + (1 | s) + (1 | i)', data=df)", "gx.lmer('y ~ x + (1 | s)', data=df.head(3000))"),
     "lmer_bootstrap": (
         "fit = gx.lmer('y ~ x + (1 | s)', data=crossed(3000))",

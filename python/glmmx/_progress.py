@@ -70,25 +70,29 @@ def run_with_progress(work, counter, total: int, enabled: bool, desc: str = "ref
     """Run ``work()`` (which releases the GIL) while a bar follows ``counter.done``."""
     if not enabled:
         return work()
-    result, error = [], []
+    result, error, done = [], [], threading.Event()
 
     def target():
         try:
             result.append(work())
         except BaseException as exc:  # re-raised in the caller's thread
             error.append(exc)
+        finally:
+            done.set()
 
     bar = progress_bar(total, desc)
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
+    threading.Thread(target=target, daemon=True).start()
+    # the main thread sleeps and polls: Thread.join interrupted by Ctrl-C may mark a running
+    # thread as stopped (CPython 3.11), so the end of the work is an Event set by the worker
     try:
-        while thread.is_alive():
-            thread.join(0.1)
+        while not done.is_set():
+            time.sleep(0.1)
             bar.update_to(counter.done)
     except KeyboardInterrupt:
-        # Ctrl-C reaches this (the main) thread: stop the batch at its next replicate
+        # Ctrl-C reaches this (the main) thread: stop the batch at its next replicate, and
+        # wait for it (through further Ctrl-C too) so that its model is free again
         counter.cancel()
-        thread.join()
+        _wait_through_interrupts(done)
         raise
     finally:
         bar.update_to(counter.done)
@@ -96,3 +100,12 @@ def run_with_progress(work, counter, total: int, enabled: bool, desc: str = "ref
     if error:
         raise error[0]
     return result[0]
+
+
+def _wait_through_interrupts(done: threading.Event) -> None:
+    while True:
+        try:
+            if done.wait(0.05):
+                return
+        except KeyboardInterrupt:
+            continue

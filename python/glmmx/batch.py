@@ -69,7 +69,6 @@ class _GlmerBatch:
         return len(self.fit.y)
 
     def local_core(self, payload):
-        self.fit._core.modes = payload["modes"]
         return self.fit._core
 
     def estimate_names(self) -> list[str]:
@@ -294,7 +293,8 @@ def _run_payload(payload, *, responses, nsim, seed, first, threads, progress, co
     batch = _core.Batch(responses=responses, nsim=nsim, seed=seed, first=first, threads=threads, progress=progress)
     if p["kind"] == "glmer":
         core = core or _glmer_core(p)
-        replicates = core.replicates(theta=list(map(float, p["theta"])), beta=list(map(float, p["beta"])), n_agq=p["n_agq"])
+        replicates = core.replicates(theta=list(map(float, p["theta"])), beta=list(map(float, p["beta"])), n_agq=p["n_agq"],
+                                     modes=_aligned(p["modes"]))
         return replicates.refit_many(batch=batch, max_iter=p["max_iter"])
     replicates = _replicates(p, core)
     if p["kind"] == "lmer":
@@ -332,7 +332,6 @@ def _glmer_core(payload):
         _aligned(codes, np.uint32), n_levels, _aligned(freq), _aligned(rows, np.uint32), _aligned(cols, np.uint32),
         family, link,
     )
-    core.modes = _aligned(payload["modes"])
     return core
 
 

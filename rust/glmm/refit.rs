@@ -14,12 +14,13 @@ pub struct GlmmRefit {
 }
 
 impl GlmmRefit {
-    /// Replicates of `model` (its conditional modes as they are now) started at (θ₀, β₀).
-    pub fn new(model: &GlmmModel, theta0: Vec<f64>, beta0: Vec<f64>, n_agq: usize, max_iter: usize) -> Self {
+    /// Replicates of `model` started at (θ₀, β₀) and the conditional modes `modes0` (the
+    /// model's own when None).
+    pub fn new(model: &GlmmModel, modes0: Option<Vec<f64>>, theta0: Vec<f64>, beta0: Vec<f64>, n_agq: usize, max_iter: usize) -> Self {
         let mut model = model.clone();
         // one replicate per worker thread: no second level of parallelism inside a fit
         model.allow_parallel = false;
-        let modes0 = model.modes.clone();
+        let modes0 = modes0.unwrap_or_else(|| model.modes.clone());
         GlmmRefit { model, modes0, opts: FitOptions { n_agq, max_iter, theta0: Some(theta0), beta0: Some(beta0) } }
     }
 }

@@ -119,12 +119,25 @@ impl PyGlmmModel {
         Ok(())
     }
 
-    /// The replicates of the fit at (θ, β), refitted with `n_agq` from the conditional modes as
-    /// they are now: simulated responses and refits.
-    #[pyo3(signature = (*, theta, beta, n_agq))]
-    fn replicates(slf: Bound<'_, Self>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize) -> PyResult<PyGlmmReplicates> {
-        slf.borrow().check_lengths(&theta, &beta)?;
-        Ok(PyGlmmReplicates { model: slf.unbind(), theta, beta, n_agq })
+    /// The replicates of the fit at (θ, β), refitted with `n_agq` from the conditional modes
+    /// `modes` (n_clusters × d; the model's as they are now when None): simulated responses and
+    /// refits. The modes are copied, so that replicates never need to change the model.
+    #[pyo3(signature = (*, theta, beta, n_agq, modes=None))]
+    fn replicates(slf: Bound<'_, Self>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize, modes: Option<PyReadonlyArray2<'_, f64>>) -> PyResult<PyGlmmReplicates> {
+        let core = slf.borrow();
+        core.check_lengths(&theta, &beta)?;
+        let modes = match modes {
+            None => None,
+            Some(m) => {
+                let m = m.as_slice().map_err(|_| ModelSpecError::new_err("modes must be a C-contiguous float64 array"))?;
+                if m.len() != core.inner.modes.len() {
+                    return Err(ModelSpecError::new_err(format!("modes needs {} values; got {}", core.inner.modes.len(), m.len())));
+                }
+                Some(m.to_vec())
+            }
+        };
+        drop(core);
+        Ok(PyGlmmReplicates { model: slf.unbind(), modes, theta, beta, n_agq })
     }
 }
 
@@ -134,6 +147,7 @@ impl PyGlmmModel {
 #[pyclass(name = "GlmmReplicates", module = "glmmx._core", frozen)]
 pub struct PyGlmmReplicates {
     model: Py<PyGlmmModel>,
+    modes: Option<Vec<f64>>,
     theta: Vec<f64>,
     beta: Vec<f64>,
     n_agq: usize,
@@ -155,7 +169,7 @@ impl PyGlmmReplicates {
     fn refit_many(&self, py: Python<'_>, batch: PyRef<'_, Batch>, max_iter: usize) -> PyResult<Py<PyAny>> {
         let core = self.model.borrow(py);
         let model = &core.inner;
-        let refit = GlmmRefit::new(model, self.theta.clone(), self.beta.clone(), self.n_agq, max_iter);
+        let refit = GlmmRefit::new(model, self.modes.clone(), self.theta.clone(), self.beta.clone(), self.n_agq, max_iter);
         let (seed, first) = batch.stream();
         let widths = (model.p(), model.n_theta());
         run_batch(py, &refit, model.data.n, &batch, || check_simulable(model), simulator(model, &self.theta, &self.beta, seed, first), widths)
