@@ -15,7 +15,7 @@ from pathlib import Path
 import glmmx as gx
 import numpy as np
 import polars as pl
-from glmmx.design import build_design
+from glmmx.design.build import build_design
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -34,8 +34,8 @@ def median_time(fn, repeats: int, warmup: int = 5) -> float:
 def _core_fit(formula: str, data: pl.DataFrame):
     """The Rust part of ``glmer`` alone, on a design built once."""
     from glmmx import _core
-    from glmmx.response import glmm_response
-    from glmmx.reterms import single_factor
+    from glmmx.design.response import glmm_response
+    from glmmx.formula.reterms import single_factor
 
     d = build_design(formula, data)
     re = single_factor(d.random)

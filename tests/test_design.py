@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from glmmx.design import build_design, model_matrix, r_sort_key
+from glmmx.design.build import build_design, model_matrix, r_sort_key
 from glmmx.exceptions import FitWarning, ModelSpecError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -292,7 +292,7 @@ def test_factor_levels_follow_r():
 def test_long_text_columns_are_coded_in_one_pass_in_order_of_appearance():
     """Above the small-column path the private categorical mapping gives the labels in order of
     first appearance (the fallback's unique() has no order); nulls are missing (-1)."""
-    from glmmx._levels import MISSING, _SMALL, _text_distinct
+    from glmmx.design.levels import MISSING, _SMALL, _text_distinct
 
     rng = np.random.default_rng(0)
     names = [f"level{k:02d}" for k in rng.permutation(60)]
@@ -389,7 +389,7 @@ def test_input_types(d):
 
 def test_pandas_is_not_imported_for_polars_input():
     code = (
-        "import sys, polars as pl; from glmmx.design import build_design; "
+        "import sys, polars as pl; from glmmx.design.build import build_design; "
         "build_design('y ~ x + (1 | g)', pl.DataFrame({'y': [1.0, 2, 3], 'x': [1.0, 0, 2], 'g': list('aab')})); "
         "assert 'pandas' not in sys.modules"
     )

@@ -15,17 +15,17 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
-from glmmx import _levels
-from glmmx._coding import (
+from glmmx.design import levels as _levels
+from glmmx.design.coding import (
     _clearly_full_rank,
     independent_columns,
     sequential_independent_columns,
 )
-from glmmx._frame import _select, _series_value
-from glmmx._parse import parse_expression
-from glmmx.design import build_design, factor_levels, model_matrix, r_sort_key
+from glmmx.design.frame import _select, _series_value
+from glmmx.formula.parse import parse_expression
+from glmmx.design.build import build_design, factor_levels, model_matrix, r_sort_key
 from glmmx.exceptions import FitWarning
-from glmmx.formula import parse_formula
+from glmmx.formula.algebra import parse_formula
 
 
 def _build(formula, data, **kw):

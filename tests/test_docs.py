@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["glmmx.api", "glmmx.lmer_api", "glmmx.npmlt_api", "glmmx.batch", "glmmx.aggregate", "glmmx.datasets", "glmmx.design", "glmmx.formula"]
+MODULES = ["glmmx.models.glmer", "glmmx.models.lmer", "glmmx.models.npmlt", "glmmx.batch.engine", "glmmx.models.fit_many", "glmmx.design.aggregate", "glmmx.datasets", "glmmx.design.build", "glmmx.formula.algebra"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from glmmx.exceptions import ModelSpecError
-from glmmx.formula import SUPPORTED_FUNCTIONS, format_r_number, parse_formula, parse_rhs
+from glmmx.formula.algebra import SUPPORTED_FUNCTIONS, format_r_number, parse_formula, parse_rhs
 
 # deparse(str2lang(s)) in R 4.2.2
 DEPARSE = [

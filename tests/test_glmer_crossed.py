@@ -138,9 +138,9 @@ def test_crossed_variance_components_are_recovered(family, formula):
 @pytest.mark.parametrize("family,link", [("binomial", "logit"), ("binomial", "probit"), ("poisson", "log")])
 def test_gradient_matches_finite_differences(family, link):
     from glmmx import _core
-    from glmmx.design import build_design
-    from glmmx.response import glmm_response
-    from glmmx.reterms import random_terms
+    from glmmx.design.build import build_design
+    from glmmx.design.response import glmm_response
+    from glmmx.formula.reterms import random_terms
 
     data = simulate(np.random.default_rng(4), family, n_subj=15, n_item=8)
     if family == "binomial":

@@ -8,7 +8,7 @@ import sys
 def test_import_loads_no_heavy_modules():
     code = (
         "import sys, glmmx; "
-        "heavy = [m for m in ('polars', 'numpy', 'scipy', 'pandas', 'glmmx._core', 'glmmx.formula', 'glmmx.design') if m in sys.modules]; "
+        "heavy = [m for m in ('polars', 'numpy', 'scipy', 'pandas', 'glmmx._core', 'glmmx.formula', 'glmmx.design', 'glmmx.formula.algebra', 'glmmx.design.build') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

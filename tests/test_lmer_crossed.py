@@ -61,8 +61,8 @@ def test_nested_variance_components_are_recovered():
 @pytest.mark.parametrize("reml", [True, False])
 def test_gradient_matches_finite_differences(reml):
     from glmmx import _core
-    from glmmx.design import build_design
-    from glmmx.reterms import random_terms
+    from glmmx.design.build import build_design
+    from glmmx.formula.reterms import random_terms
 
     rng = np.random.default_rng(3)
     data = crossed(rng).with_columns(g=pl.col("subj") % 7)

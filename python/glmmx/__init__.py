@@ -24,13 +24,13 @@ __all__ = [
 ]
 
 _LAZY = {
-    "glmer": ("glmmx.api", "glmer"),
-    "fit_many": ("glmmx.batch", "fit_many"),
-    "npmlt": ("glmmx.npmlt_api", "npmlt"),
-    "select_k": ("glmmx.npmlt_api", "select_k"),
-    "lmer": ("glmmx.lmer_api", "lmer"),
-    "anova": ("glmmx.lmer_api", "anova"),
-    "uncount": ("glmmx.aggregate", "uncount"),
+    "glmer": ("glmmx.models.glmer", "glmer"),
+    "fit_many": ("glmmx.models.fit_many", "fit_many"),
+    "npmlt": ("glmmx.models.npmlt", "npmlt"),
+    "select_k": ("glmmx.models.npmlt", "select_k"),
+    "lmer": ("glmmx.models.lmer", "lmer"),
+    "anova": ("glmmx.models.lmer", "anova"),
+    "uncount": ("glmmx.design.aggregate", "uncount"),
     "ConvergenceError": ("glmmx.exceptions", "ConvergenceError"),
     "ConvergenceWarning": ("glmmx.exceptions", "ConvergenceWarning"),
     "FitWarning": ("glmmx.exceptions", "FitWarning"),

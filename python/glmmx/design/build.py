@@ -1,10 +1,10 @@
 """From a parsed formula and a data frame to float64 model matrices with R's column names.
 
 ``build_design`` follows lme4's ``lFormula``: one model frame holds every variable the model
-uses (``glmmx._frame``: evaluated with polars, ``scale()`` on all rows as R's ``model.frame``
+uses (``glmmx.design.frame``: evaluated with polars, ``scale()`` on all rows as R's ``model.frame``
 does), rows with a missing value in any of them are dropped, factors get R's levels
-(``glmmx._levels``) and treatment contrasts, and aliased columns are dropped as lme4's
-``chkRank.drop.cols`` does (``glmmx._coding``). Random-effects terms give level codes
+(``glmmx.design.levels``) and treatment contrasts, and aliased columns are dropped as lme4's
+``chkRank.drop.cols`` does (``glmmx.design.coding``). Random-effects terms give level codes
 ``0..n_levels-1`` and a dense ``Z`` block per term. ``model_matrix`` codes new data exactly as
 the training data were coded.
 
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from glmmx._coding import ModelMatrix, TermCoding, independent_columns
-from glmmx._frame import (
+from glmmx.design.coding import ModelMatrix, TermCoding, independent_columns
+from glmmx.design.frame import (
     ModelFrame,
     as_frame,
     columns_used,
@@ -34,7 +34,7 @@ from glmmx._frame import (
     model_frame,
     read_columns,
 )
-from glmmx._levels import (
+from glmmx.design.levels import (
     encode,
     factor_codes,
     factor_levels,
@@ -42,7 +42,7 @@ from glmmx._levels import (
     r_sort_key,
 )
 from glmmx.exceptions import FitWarning, ModelSpecError
-from glmmx.formula import (
+from glmmx.formula.algebra import (
     Expr,
     Formula,
     ModelTerms,

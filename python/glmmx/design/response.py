@@ -58,7 +58,7 @@ def _binary_values(series) -> np.ndarray:
         return series.cast(pl.Float64).to_numpy()
     if dtype.is_numeric():
         return series.cast(pl.Float64).to_numpy()
-    from glmmx.design import factor_levels
+    from glmmx.design.build import factor_levels
 
     levels = factor_levels(series)
     if len(levels) != 2:

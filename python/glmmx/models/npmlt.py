@@ -57,7 +57,7 @@ def _check_id(data, id) -> None:
 
 def _check_rhs(argument: str, text: str, columns: list[str]):
     """Parse a one-sided formula argument and check its variables are columns of data."""
-    from glmmx.formula import parse_rhs
+    from glmmx.formula.algebra import parse_rhs
 
     if not isinstance(text, str):
         raise ModelSpecError(f"{argument} must be a one-sided formula string such as '~1 + trt', not {text!r}")
@@ -83,7 +83,7 @@ def response_categories(series):
     """
     import polars as pl
 
-    from glmmx.design import factor_levels
+    from glmmx.design.build import factor_levels
 
     name, dtype = series.name, series.dtype
     if dtype == pl.Boolean:
@@ -145,7 +145,7 @@ class _Prepared:
         nterms = _check_rhs("npo", npo, columns) if npo is not None else None
         if not rterms.intercept:
             raise ModelSpecError(f"random={random!r} has no intercept: the random effect always includes one (mixcat silently adds it); write '~1 + ...'")
-        from glmmx.design import build_design
+        from glmmx.design.build import build_design
 
         extra = [rterms] + ([nterms] if nterms is not None else [])
         with warnings.catch_warnings(record=True) as caught:
@@ -349,7 +349,7 @@ def _start_tuple(start, prep, k):
 
 def _fit_prepared(prep, *, k, link, random_dist, nagq, se, start, max_iter, threads, eb):
     from glmmx import _core
-    from glmmx.npmlt_result import NpmltResult
+    from glmmx.results.npmlt import NpmltResult
 
     n_clusters = len(prep.starts) - 1
     if random_dist == "npml" and k > n_clusters:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glmmx.formula import ModelTerms
+from glmmx.formula.algebra import ModelTerms
 
 __all__ = ["ModelMatrix", "TermCoding", "independent_columns", "sequential_independent_columns"]
 

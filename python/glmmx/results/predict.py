@@ -1,4 +1,6 @@
-"""Prediction and simulation from a fitted GLMM."""
+"""Predictions from a fitted model: η and μ of a one-factor GLMM (``predict_glmm``), and the
+random part Σ Z_t b_t of any number of terms, for linear mixed models (``predict_lmm``) and crossed
+GLMMs. Rows of new data whose level was not seen in the fit get 0 for that term."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def _population_eta(fit) -> np.ndarray:
 
 
 def _new_eta(fit, newdata, re: bool) -> np.ndarray:
-    from glmmx.design import model_matrix
+    from glmmx.design.build import model_matrix
 
     nd = model_matrix(fit.spec, newdata, random=re)
     eta = nd.X @ fit.beta
@@ -53,3 +55,30 @@ def _new_eta(fit, newdata, re: bool) -> np.ndarray:
         contrib[seen] = np.einsum("nk,nk->n", Z[seen], fit.b[codes[seen]])
         eta = eta + contrib
     return eta
+
+def random_part(terms, b, codes_z) -> np.ndarray:
+    """Σ over terms of Z_t b_t[codes] (rows whose level is unseen get 0)."""
+    total = None
+    for (codes, Z), bt in zip(codes_z, b):
+        seen = codes != UNSEEN
+        part = np.zeros(len(codes))
+        part[seen] = np.einsum("nk,nk->n", np.asarray(Z)[seen], bt[codes[seen]])
+        total = part if total is None else total + part
+    return total
+
+
+def predict_lmm(fit, newdata, *, re: bool) -> np.ndarray:
+    """Xβ (+ offset) plus the conditional modes of each row's levels when ``re``."""
+    if newdata is None:
+        if re:
+            return fit.fitted()
+        return fit.X @ fit.beta + fit.offset
+    from glmmx.design.build import model_matrix
+
+    nd = model_matrix(fit.spec, newdata, random=re)
+    out = nd.X @ fit.beta
+    if nd.offset is not None:
+        out = out + nd.offset
+    if re and nd.random:
+        out = out + random_part(fit.re.terms, fit.b, nd.random)
+    return out

@@ -56,6 +56,8 @@ class NpmltResult:
         Rows dropped for missing values.
     """
 
+    _batch_kind = "npmlt"  # the batch adapter (glmmx.batch.adapters) of this kind of fit
+
     formula: str
     random: str
     npo: str | None
@@ -235,7 +237,7 @@ class NpmltResult:
         """X (without intercept), Z and cluster index (−1 if unseen) of new data."""
         import polars as pl
 
-        from glmmx.design import build_design, model_matrix
+        from glmmx.design.build import build_design, model_matrix
 
         prep = self._prep
         if newdata is None:
@@ -322,7 +324,7 @@ class NpmltResult:
         model: each cluster draws a support point with probability equal to its mass (or a
         normal random effect), then each row a category. An (n_obs, nsim) array; column k is
         what ``bootstrap(seed=seed)`` refits as replicate k."""
-        from glmmx.batch import simulate
+        from glmmx.batch.engine import simulate
 
         return simulate(self, nsim, seed)
 
@@ -332,20 +334,20 @@ class NpmltResult:
         std_error, loglik, converged, message (coefficients with standard errors, then the
         random-effects variances and covariances, which do not depend on how points are
         labelled)."""
-        from glmmx.batch import refit_many
+        from glmmx.batch.engine import refit_many
 
         return refit_many(self, responses, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
     def bootstrap(self, nsim: int = 1000, seed: int | None = None, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
         """Parametric bootstrap: ``nsim`` responses simulated from the fit and refitted;
         a BootstrapResult with ``confint(level, method)``."""
-        from glmmx.batch import bootstrap
+        from glmmx.batch.engine import bootstrap
 
         return bootstrap(self, nsim, seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
     def summary(self) -> str:
         """A mixcat-like summary (spec §6.2) with the full-precision −2 log L."""
-        from glmmx._npmlt_summary import summary_text
+        from glmmx.report.npmlt_summary import summary_text
 
         return summary_text(self)
 
@@ -355,6 +357,6 @@ class NpmltResult:
     def plot_mass_points(self, path=None, ax=None):
         """Scatter of the support points, sized by mass (1-d: point positions on a line).
         Needs matplotlib (``pip install glmmx[plot]``)."""
-        from glmmx._npmlt_summary import plot_mass_points
+        from glmmx.report.npmlt_summary import plot_mass_points
 
         return plot_mass_points(self, path=path, ax=ax)

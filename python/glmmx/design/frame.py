@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from glmmx._parse import Expr
+from glmmx.formula.parse import Expr
 from glmmx.exceptions import ModelSpecError
 
 __all__ = ["ModelFrame", "as_frame", "columns_used", "evaluate", "model_frame", "read_columns"]

@@ -1,7 +1,10 @@
-"""Model-fitting functions: validate → design → Rust core → result."""
+"""``glmer``: validate → design → Rust core → result. One grouping factor goes to the per-cluster
+core (GlmmModel: Laplace, adaptive quadrature also for vector random effects, nAGQ = 0); several
+(crossed or nested) go to the blocked sparse core (SparseGlmm: Laplace, nAGQ = 0)."""
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
 
@@ -120,10 +123,10 @@ def glmer(
     0.6475
     """
     from glmmx import _core
-    from glmmx.design import build_design
-    from glmmx.response import glmm_response
-    from glmmx.results import GlmerResult
-    from glmmx.reterms import single_factor
+    from glmmx.design.build import build_design
+    from glmmx.design.response import glmm_response
+    from glmmx.results.glmer import GlmerResult
+    from glmmx.formula.reterms import single_factor
 
     family, link = _family_link(family, link)
     nagq = _nagq(nagq)
@@ -137,8 +140,6 @@ def glmer(
             f"{len(groups)}: {', '.join(groups)}. Use nagq=1 (Laplace) or nagq=0."
         )
     if len(groups) > 1:
-        from glmmx.glmer_crossed import fit_crossed
-
         y, m = glmm_response(design, family)
         offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)
         fit = fit_crossed(design, formula=formula, family=family, link=link, nagq=nagq, y=y, m=m, offset=offset,
@@ -164,3 +165,22 @@ def _warn(fit) -> None:
         warnings.warn(w, FitWarning, stacklevel=3)
     if not fit.converged:
         warnings.warn(f"glmer did not converge: {fit.message}", ConvergenceWarning, stacklevel=3)
+
+
+def fit_crossed(design, *, formula, family, link, nagq, y, m, offset, start, max_iter, threads):
+    """Fit a GLMM whose random-effects terms use more than one grouping factor."""
+    from glmmx import _core
+    from glmmx.formula.reterms import random_terms
+    from glmmx.results.glmer_crossed import GlmerCrossedResult
+
+    if design.group_weights is not None:
+        raise ModelSpecError("group_weights needs a single grouping factor (each row-group stands for identical clusters of it)")
+    re = random_terms(design.random, what="glmer")
+    theta0, beta0 = _start(start, re.n_theta, design.x_names)
+    codes, n_levels, Z = re.core_arguments()
+    core = _core.SparseGlmm(y, m, offset, design.X, codes, n_levels, Z, family, link)
+    raw = core.fit(n_agq=nagq, max_iter=max_iter, theta0=theta0, beta0=beta0, threads=threads)
+    fit = GlmerCrossedResult.from_sparse(raw, core=core, design=design, re=re, family=family, link=link, nagq=nagq,
+                                         formula=formula, y=y, m=m, offset=offset)
+    # what the batch path (refit_many, bootstrap) rebuilds the model from
+    return dataclasses.replace(fit, _core_args=(y, m, offset, design.X, codes, n_levels, Z, family, link), _max_iter=max_iter)

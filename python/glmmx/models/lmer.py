@@ -97,9 +97,9 @@ def lmer(
     [17.0, 17.0]
     """
     from glmmx import _core
-    from glmmx.design import build_design
-    from glmmx.lmer_result import LmerResult
-    from glmmx.reterms import random_terms
+    from glmmx.design.build import build_design
+    from glmmx.results.lmer import LmerResult
+    from glmmx.formula.reterms import random_terms
 
     if not isinstance(reml, bool):
         raise ModelSpecError(f"reml must be True or False, not {reml!r}")

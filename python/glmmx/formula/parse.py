@@ -3,7 +3,7 @@
 The text is read with R's grammar (operators, precedence and associativity of ``?Syntax``).
 Every expression carries its ``label``, R's ``deparse`` of it, because the column names of the
 model matrix are built from these labels (``I(HR > baseHR)TRUE``, ``sqrt(wk)``, ``log(x, 2)``).
-The formula algebra on top of these trees lives in ``glmmx.formula``.
+The formula algebra on top of these trees lives in ``glmmx.formula.algebra``.
 """
 
 from __future__ import annotations

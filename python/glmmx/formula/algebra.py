@@ -1,7 +1,7 @@
 """Model formulas in lme4's syntax, parsed into terms without looking at any data.
 
 ``parse_formula("HR ~ Time * Drug + (1 + Time | Patient)")`` reads the text with R's grammar
-(``glmmx._parse``), then applies R's formula algebra (``?formula``): ``a*b = a + b + a:b``,
+(``glmmx.formula.parse``), then applies R's formula algebra (``?formula``): ``a*b = a + b + a:b``,
 ``a/b = a + a:b``, ``(a + b)^2``, ``a %in% b``, ``- term``, ``0 +``/``- 1``. Terms are sets of
 variables; they are sorted by order (main effects, then two-way interactions, ...) keeping
 formula order within an order, and the variables of a term are listed in order of their first
@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from glmmx._parse import (
+from glmmx.formula.parse import (
     SUPPORTED_FUNCTIONS,
     Expr,
     _binary,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glmmx._print import format_num, table
+from glmmx.report.format import format_num, table
 
 
 def _coef_block(fit) -> list[str]:

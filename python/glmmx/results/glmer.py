@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from glmmx.reterms import ReStructure
+from glmmx.formula.reterms import ReStructure
 
 
 SEPARATION_LIMIT = 15.0
@@ -44,6 +44,8 @@ class GlmerResult:
     Attributes are plain numbers; tables come from methods (``coef_table``, ``varcorr``,
     ``ranef``) as polars DataFrames.
     """
+
+    _batch_kind = "glmer"  # the batch adapter (glmmx.batch.adapters) of this kind of fit
 
     formula: str
     family: str
@@ -267,7 +269,7 @@ class GlmerResult:
         in the fit get the population prediction (random effect 0), as lme4's
         ``allow.new.levels=TRUE``. Rows of ``newdata`` with missing values give NaN.
         """
-        from glmmx.predict import predict_glmm
+        from glmmx.results.predict import predict_glmm
 
         return predict_glmm(self, newdata, type=type, re=re)
 
@@ -278,7 +280,7 @@ class GlmerResult:
         the response ``bootstrap(seed=seed)`` refits as replicate k. ``params`` (lme4's
         ``newparams``) simulates at other values: {"theta": [...], "beta": [...] or
         {term: value}}, e.g. for a power analysis on a planned design."""
-        from glmmx.batch import simulate
+        from glmmx.batch.engine import simulate
 
         return simulate(self, nsim, seed, params)
 
@@ -291,7 +293,7 @@ class GlmerResult:
         correlations with lme4's names). ``executor`` may be a concurrent.futures.Executor or
         a Dask distributed.Client: chunks of replicates then run on its workers.
         """
-        from glmmx.batch import refit_many
+        from glmmx.batch.engine import refit_many
 
         return refit_many(self, responses, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
@@ -299,7 +301,7 @@ class GlmerResult:
         """Parametric bootstrap (lme4's ``bootMer``): ``nsim`` responses simulated from the fit
         and refitted. Returns a BootstrapResult with the replicate table and
         ``confint(level=0.95, method="percentile")``."""
-        from glmmx.batch import bootstrap
+        from glmmx.batch.engine import bootstrap
 
         return bootstrap(self, nsim, seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
@@ -321,18 +323,18 @@ class GlmerResult:
 
     def plot_ranef(self, group: str | None = None, ax=None, level: float = 0.95):
         """Caterpillar plot of the conditional modes with ±z·cond_sd intervals (matplotlib)."""
-        from glmmx._plot import plot_ranef
+        from glmmx.report.plot import plot_ranef
 
         return plot_ranef(self, group=group, ax=ax, level=level)
 
     # -- printing ----------------------------------------------------------------------------
     def summary(self) -> str:
         """The fit laid out like lme4's ``summary(glmerMod)``."""
-        from glmmx._summary import glmer_summary
+        from glmmx.report.glmer_summary import glmer_summary
 
         return glmer_summary(self)
 
     def __repr__(self) -> str:
-        from glmmx._summary import glmer_print
+        from glmmx.report.glmer_summary import glmer_print
 
         return glmer_print(self)

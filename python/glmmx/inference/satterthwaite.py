@@ -65,7 +65,7 @@ def type3_contrasts(fit) -> dict[str, np.ndarray]:
     """SAS's type III hypotheses: each term's coefficients γ_F = 0 in the same model coded
     with sum-to-zero contrasts, expressed in the fit's (treatment) coefficients through
     γ = (X_sum⁺ X) β (both codings span the same columns)."""
-    from glmmx.design import model_matrix
+    from glmmx.design.build import model_matrix
 
     if fit._data is None:
         raise ModelSpecError("type III contrasts need the data the model was fitted to")

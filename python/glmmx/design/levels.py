@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from glmmx._parse import format_r_number
+from glmmx.formula.parse import format_r_number
 from glmmx.exceptions import ModelSpecError
 
 __all__ = ["encode", "factor_codes", "factor_levels", "r_order", "r_sort_key"]

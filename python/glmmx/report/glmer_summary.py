@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from glmmx._print import abbreviate, coef_lines, format_num, named_vector, r_quantile, table
+from glmmx.report.format import abbreviate, coef_lines, format_num, named_vector, r_quantile, table
 
 
 def _method_title(fit) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import textwrap
 
-from glmmx._print import SIGNIF_LEGEND, format_num, format_pval, named_vector, r_quantile, signif_stars, table
-from glmmx._summary import _correlation, fit_notes, random_effects_lines
+from glmmx.report.format import SIGNIF_LEGEND, format_num, format_pval, named_vector, r_quantile, signif_stars, table
+from glmmx.report.glmer_summary import _correlation, fit_notes, random_effects_lines
 
 
 def _title(fit, summary: bool) -> list[str]:

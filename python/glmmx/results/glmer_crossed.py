@@ -1,41 +1,23 @@
-"""glmer with several grouping factors (crossed or nested terms), Laplace or nAGQ = 0, fitted on
-the blocked sparse core; the result extends :class:`glmmx.results.GlmerResult`."""
+"""The result of a glmer with several grouping factors (crossed or nested terms), Laplace or
+nAGQ = 0, fitted on the blocked sparse core (``glmmx.models.glmer``); it extends
+:class:`glmmx.results.glmer.GlmerResult`."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from glmmx.exceptions import ModelSpecError
-from glmmx.results import GlmerResult, _separation_notes
-
-
-
-def fit_crossed(design, *, formula, family, link, nagq, y, m, offset, start, max_iter, threads):
-    """Fit a GLMM whose random-effects terms use more than one grouping factor."""
-    from glmmx import _core
-    from glmmx.api import _start
-    from glmmx.reterms import random_terms
-
-    if design.group_weights is not None:
-        raise ModelSpecError("group_weights needs a single grouping factor (each row-group stands for identical clusters of it)")
-    re = random_terms(design.random, what="glmer")
-    theta0, beta0 = _start(start, re.n_theta, design.x_names)
-    codes, n_levels, Z = re.core_arguments()
-    core = _core.SparseGlmm(y, m, offset, design.X, codes, n_levels, Z, family, link)
-    raw = core.fit(n_agq=nagq, max_iter=max_iter, theta0=theta0, beta0=beta0, threads=threads)
-    fit = GlmerCrossedResult.from_sparse(raw, core=core, design=design, re=re, family=family, link=link, nagq=nagq,
-                                         formula=formula, y=y, m=m, offset=offset)
-    # what the batch path (refit_many, bootstrap) rebuilds the model from
-    return dataclasses.replace(fit, _core_args=(y, m, offset, design.X, codes, n_levels, Z, family, link), _max_iter=max_iter)
+from glmmx.results.glmer import GlmerResult, _separation_notes
 
 
 @dataclass(frozen=True, eq=False)
 class GlmerCrossedResult(GlmerResult):
     """A GLMM with several grouping factors fitted by :func:`glmmx.glmer`. Same attributes and
     methods as :class:`GlmerResult`; ``ngroups`` is a dict (levels per grouping factor)."""
+
+    _batch_kind = "glmer_crossed"  # the batch adapter (glmmx.batch.adapters) of this kind of fit
 
     @classmethod
     def from_sparse(cls, raw, *, core, design, re, family, link, nagq, formula, y, m, offset) -> GlmerCrossedResult:
@@ -79,33 +61,33 @@ class GlmerCrossedResult(GlmerResult):
         """polars DataFrame as R's ``as.data.frame(VarCorr(fit))``: group, var1, var2, vcov, sdcor."""
         import polars as pl
 
-        from glmmx.reterms import varcorr_rows
+        from glmmx.formula.reterms import varcorr_rows
 
         return pl.DataFrame(varcorr_rows(self.re, self.theta), schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
 
     def ranef(self):
         """polars DataFrame: group, level, term, mode, cond_sd (conditional modes and their
         conditional standard deviations)."""
-        from glmmx.reterms import ranef_frame
+        from glmmx.formula.reterms import ranef_frame
 
         return ranef_frame(self.re, self.b, self.cond_var)
 
     def _random_part(self) -> np.ndarray:
-        from glmmx.lmer_predict import random_part
+        from glmmx.results.predict import random_part
 
         return random_part(self.re.terms, self.b, [(t.codes, t.Z) for t in self.re.terms])
 
     def predict(self, newdata=None, type: str = "response", re: bool = True) -> np.ndarray:
         """Predictions on the link or response scale; levels not seen in the fit get 0."""
-        from glmmx.lmer_predict import random_part
-        from glmmx.predict import _linkinv
+        from glmmx.results.predict import random_part
+        from glmmx.results.predict import _linkinv
 
         if type not in ("response", "link"):
             raise ModelSpecError(f"type must be 'response' or 'link', not {type!r}")
         if newdata is None:
             eta = self.eta.copy() if re else self.eta - self._random_part()
         else:
-            from glmmx.design import model_matrix
+            from glmmx.design.build import model_matrix
 
             nd = model_matrix(self.spec, newdata, random=re)
             eta = nd.X @ self.beta + (nd.offset if nd.offset is not None else 0.0)
@@ -114,11 +96,11 @@ class GlmerCrossedResult(GlmerResult):
         return eta if type == "link" else _linkinv(self.link, eta)
 
     def summary(self) -> str:
-        from glmmx._summary import glmer_summary
+        from glmmx.report.glmer_summary import glmer_summary
 
         return glmer_summary(self)
 
     def __repr__(self) -> str:
-        from glmmx._summary import glmer_print
+        from glmmx.report.glmer_summary import glmer_print
 
         return glmer_print(self)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from glmmx.exceptions import ModelSpecError
-from glmmx.reterms import RandomTerms
+from glmmx.formula.reterms import RandomTerms
 
 
 
@@ -22,6 +22,8 @@ class LmerResult:
     ``nobs``, ``ngroups``, ``converged``, ``max_grad``); tables come from methods as polars
     DataFrames (``coef_table``, ``anova``, ``varcorr``, ``ranef``).
     """
+
+    _batch_kind = "lmer"  # the batch adapter (glmmx.batch.adapters) of this kind of fit
 
     formula: str
     reml: bool
@@ -149,7 +151,7 @@ class LmerResult:
         term, estimate, std_error, t_value (lme4's table)."""
         import polars as pl
 
-        from glmmx._satterthwaite import contrast_df
+        from glmmx.inference.satterthwaite import contrast_df
 
         se = self.std_errors
         t = self.beta / se
@@ -173,7 +175,7 @@ class LmerResult:
 
         Returns a polars DataFrame: term, sum_sq, mean_sq, num_df, den_df, f_value, p_value.
         """
-        from glmmx._satterthwaite import anova_table
+        from glmmx.inference.satterthwaite import anova_table
 
         return anova_table(self, type=type, ddf=ddf)
 
@@ -183,7 +185,7 @@ class LmerResult:
         sdcor, with the residual as the last row."""
         import polars as pl
 
-        from glmmx.reterms import varcorr_rows
+        from glmmx.formula.reterms import varcorr_rows
 
         rows = varcorr_rows(self.re, self.theta, self.sigma**2) + [("Residual", "", "", self.sigma**2, self.sigma)]
         return pl.DataFrame(rows, schema=["group", "var1", "var2", "vcov", "sdcor"], orient="row")
@@ -199,7 +201,7 @@ class LmerResult:
     def ranef(self):
         """polars DataFrame: group, level, term, mode, cond_sd — conditional modes of the random
         effects and their conditional standard deviations (lme4's ``condVar``, given β̂)."""
-        from glmmx.reterms import ranef_frame
+        from glmmx.formula.reterms import ranef_frame
 
         return ranef_frame(self.re, self.b, self.cond_var)
 
@@ -221,7 +223,7 @@ class LmerResult:
     def predict(self, newdata=None, re: bool = True) -> np.ndarray:
         """Xβ̂ (+ offset) plus, with ``re=True``, the conditional modes of each row's levels;
         levels not seen in the fit get 0 (lme4's ``allow.new.levels=TRUE``)."""
-        from glmmx.lmer_predict import predict_lmm
+        from glmmx.results.predict import predict_lmm
 
         return predict_lmm(self, newdata, re=re)
 
@@ -229,7 +231,7 @@ class LmerResult:
         """Responses drawn from the fitted model with new random effects and residuals
         (lme4's ``simulate``): an (nobs, nsim) array; column k is what
         ``bootstrap(seed=seed)`` refits as replicate k."""
-        from glmmx.batch import simulate
+        from glmmx.batch.engine import simulate
 
         return simulate(self, nsim, seed)
 
@@ -238,13 +240,13 @@ class LmerResult:
         each fit started from these estimates. A polars DataFrame: sim, term, estimate,
         std_error, loglik, converged, message (fixed effects with standard errors, then the
         random-effect standard deviations and correlations and sigma)."""
-        from glmmx.batch import refit_many
+        from glmmx.batch.engine import refit_many
 
         return refit_many(self, responses, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
     def bootstrap(self, nsim: int = 1000, seed: int | None = None, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
         """Parametric bootstrap (lme4's ``bootMer``): a BootstrapResult with ``confint``."""
-        from glmmx.batch import bootstrap
+        from glmmx.batch.engine import bootstrap
 
         return bootstrap(self, nsim, seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
 
@@ -259,19 +261,19 @@ class LmerResult:
 
     def plot_ranef(self, group: str | None = None, ax=None, level: float = 0.95):
         """Caterpillar plot of the conditional modes with ±z·cond_sd intervals (matplotlib)."""
-        from glmmx._plot import plot_ranef
+        from glmmx.report.plot import plot_ranef
 
         return plot_ranef(self, group=group, ax=ax, level=level)
 
     # -- printing ----------------------------------------------------------------------------
     def summary(self) -> str:
         """The fit laid out like lmerTest's ``summary(lmerModLmerTest)``."""
-        from glmmx._lmer_summary import lmer_summary
+        from glmmx.report.lmer_summary import lmer_summary
 
         return lmer_summary(self)
 
     def __repr__(self) -> str:
-        from glmmx._lmer_summary import lmer_print
+        from glmmx.report.lmer_summary import lmer_print
 
         return lmer_print(self)
 

@@ -1,0 +1,6 @@
+"""Inference after a fit: Satterthwaite degrees of freedom for lmer's t tests and its type III
+ANOVA (lmerTest's numbers).
+
+May import: ``glmmx.design`` (to code contrasts as the fit coded its terms),
+``glmmx.exceptions``, numpy and scipy. Not the results or models that call it.
+"""

@@ -1,0 +1,7 @@
+"""What a fit shows: R-style printing (``format``), the summaries of glmer, lmer and npmlt
+(``glmer_summary``, ``lmer_summary``, ``npmlt_summary``), plots (``plot``: matplotlib, optional) and
+progress bars of long work (``progress``).
+
+May import: ``glmmx.exceptions`` and the standard library (numpy, polars, matplotlib, tqdm/rich
+where a function needs them). The summaries read a fit's attributes; they import no result class.
+"""
