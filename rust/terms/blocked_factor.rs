@@ -12,9 +12,6 @@ use faer::linalg::cholesky::llt;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Mat, MatMut, MatRef, Par};
 
-/// Blocks between two looks at the call's cancel token (a look costs a few nanoseconds).
-pub(crate) const CHECK_EVERY: usize = 64;
-
 /// Values on the structure: a d × d block per sparse level, its column below, and dense T.
 #[derive(Clone, Debug)]
 pub struct BlockValues {
@@ -376,10 +373,11 @@ fn right_solve_lt(l: &[f64], d: usize, m: &mut [f64], nr: usize) {
 /// Factor C in place: L with LLᵀ = C, the right-hand-side row holding L⁻¹c.
 pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
     let mut ti: Vec<usize> = Vec::new();
+    // a look at the token (one atomic load) per block: a block's update of a large dense T
+    // can take milliseconds
+    let token = cancel::current();
     for b in 0..s.n_sparse_blocks() {
-        if b % CHECK_EVERY == 0 {
-            cancel::check()?;
-        }
+        token.check()?;
         let d = s.block(b).2;
         let (dlo, dhi) = m.diag.split_at_mut(s.diag_ptr[b + 1]);
         let lbb = &mut dlo[s.diag_ptr[b]..];

@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::numerics::cancel;
 use crate::terms::blocked::Structure;
-use crate::terms::blocked_factor::{BlockValues, CHECK_EVERY, dense_par, symmetrize};
+use crate::terms::blocked_factor::{BlockValues, dense_par, symmetrize};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
@@ -43,18 +43,17 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
         let t: &Mat<f64> = t;
         let token = cancel::current();
         return diag_parts.into_par_iter().zip(below_parts).enumerate().try_for_each_init(SelinvScratch::default, |sc, (b, (zd, zb))| {
-            if b % CHECK_EVERY == 0 {
-                token.check()?;
-            }
+            token.check()?;
             selinv_block(s, l, b, cutoff, |nk, out| gather_dense(s, t, b, nk, out), zd, zb, sc);
             Ok(())
         });
     }
     let mut sc = SelinvScratch::default();
+    // one look at the token per block (an atomic load): a block that gathers rows of a large
+    // dense part of the inverse takes milliseconds
+    let token = cancel::current();
     for b in (0..nb).rev() {
-        if b % CHECK_EVERY == 0 {
-            cancel::check()?;
-        }
+        token.check()?;
         let (zd_all, zb_all) = (&*diag, &*below);
         let mut gathered = Vec::new();
         {
