@@ -26,6 +26,10 @@ pub enum Error {
     #[error("the objective is not finite at the starting values ({what})")]
     NonFiniteStart { what: String },
 
+    /// Memory asked for could not be had (checked before allocating, never an abort).
+    #[error("{what} needs {bytes} bytes, more than this machine can allocate")]
+    OutOfMemory { what: String, bytes: u128 },
+
     /// The call was asked to stop (Ctrl-C) before it finished.
     #[error("interrupted")]
     Interrupted,

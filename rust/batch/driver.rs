@@ -7,7 +7,7 @@
 //! results are identical for any number of threads. A failed fit is a result with
 //! `converged = false` and its message, never an error that loses the other replicates.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use faer::Mat;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -69,10 +69,15 @@ pub trait Refit: Clone + Send + Sync {
 }
 
 /// Fit `model` to `n_rep` responses, replicate k's filled in by `fill(k, y)`; `progress`
-/// counts finished replicates.
-pub fn run<M: Refit>(model: &M, n_rep: usize, fill: &(dyn Fn(usize, &mut [f64]) -> Result<()> + Sync), progress: &AtomicUsize) -> Vec<ReplicateFit> {
+/// counts finished replicates. `OutOfMemory` when the replicates' slots cannot be had.
+pub fn run<M: Refit>(model: &M, n_rep: usize, fill: &(dyn Fn(usize, &mut [f64]) -> Result<()> + Sync), progress: &AtomicUsize) -> Result<Vec<ReplicateFit>> {
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<ReplicateFit>>> = (0..n_rep).map(|_| Mutex::new(None)).collect();
+    let mut slots: Vec<Mutex<Option<ReplicateFit>>> = Vec::new();
+    slots.try_reserve_exact(n_rep).map_err(|_| Error::OutOfMemory {
+        what: format!("the results of {n_rep} replicates"),
+        bytes: n_rep as u128 * std::mem::size_of::<Mutex<Option<ReplicateFit>>>() as u128,
+    })?;
+    slots.extend((0..n_rep).map(|_| Mutex::new(None)));
     let cancel = crate::numerics::cancel::current();
     let work = || {
         let mut m = model.clone();
@@ -95,5 +100,5 @@ pub fn run<M: Refit>(model: &M, n_rep: usize, fill: &(dyn Fn(usize, &mut [f64]) 
     } else {
         work();
     }
-    slots.into_iter().map(|s| s.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_default()).collect()
+    Ok(slots.into_iter().map(|s| s.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or_default()).collect())
 }

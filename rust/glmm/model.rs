@@ -81,9 +81,15 @@ impl GlmmModel {
         &self.rule.as_ref().unwrap().1
     }
 
-    /// Whether an evaluation is worth spreading over threads.
+    /// Whether an evaluation with `nodes` quadrature nodes per cluster is worth spreading
+    /// over threads, where threads are allowed.
+    pub fn heavy(&self, nodes: usize) -> bool {
+        self.data.n * (nodes + 4) >= PARALLEL_MIN_WORK
+    }
+
+    /// Whether an evaluation is to be spread over threads.
     pub fn parallel(&self, nodes: usize) -> bool {
-        self.allow_parallel && crate::numerics::par::threads() > 1 && self.data.n * (nodes + 4) >= PARALLEL_MIN_WORK
+        self.allow_parallel && crate::numerics::par::threads() > 1 && self.heavy(nodes)
     }
 
     /// −2 log L(θ, β) and, when `want_grad`, its gradient in the order (θ, β).

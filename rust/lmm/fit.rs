@@ -49,11 +49,22 @@ pub struct LmmFit {
     pub logdet_x: f64,
 }
 
+/// A penalised residual sum of squares at or below this means the response is fitted exactly:
+/// 1e-20 of the response's weighted spread about its mean, or what rounding the responses
+/// to f64 alone leaves (64 ulps of the largest), whichever is larger. (The spread, not Σ w y²:
+/// a response with a tiny spread about a large mean is still a response.)
+fn exact_fit_floor(y: &[f64], w: &[f64]) -> f64 {
+    let (sw, swy) = y.iter().zip(w).fold((0.0, 0.0), |(a, b), (y, w)| (a + w, b + w * y));
+    let mean = swy / sw;
+    let spread: f64 = y.iter().zip(w).map(|(y, w)| w * (y - mean) * (y - mean)).sum();
+    let rounding = 64.0 * f64::EPSILON * y.iter().fold(0.0_f64, |m, y| m.max(y.abs()));
+    (1e-20 * spread).max(sw * rounding * rounding)
+}
+
 /// The criterion and its gradient at θ.
 pub fn evaluate(model: &mut LmmModel, theta: &[f64]) -> Result<(f64, Vec<f64>)> {
     model.set_theta(theta)?;
-    let yy: f64 = model.y.iter().zip(&model.w).map(|(y, w)| w * y * y).sum();
-    if model.state().pwrss <= 1e-20 * yy {
+    if model.state().pwrss <= exact_fit_floor(&model.y, &model.w) {
         return Err(crate::error::Error::NonFiniteStart {
             what: format!("the penalised residual sum of squares is {}: is the response fitted exactly?", model.state().pwrss),
         });

@@ -85,7 +85,7 @@ impl NpmlModel {
     }
 
     /// Whether the chunks of clusters are worth spreading over threads.
-    fn parallel(&self) -> bool {
+    pub fn parallel(&self) -> bool {
         self.data.n * self.k * self.data.q >= NPML_PARALLEL_MIN_WORK
     }
 

@@ -59,6 +59,11 @@ impl NormalModel {
         NormalModel { data, rule: ProductRule::new(nagq, d) }
     }
 
+    /// Whether the chunks of clusters are worth spreading over threads.
+    pub fn parallel(&self) -> bool {
+        self.data.n * self.rule.len() * self.data.q >= NPML_PARALLEL_MIN_WORK
+    }
+
     fn n_fixed(&self) -> usize {
         self.data.q + self.data.n_beta()
     }
@@ -155,7 +160,7 @@ impl NormalModel {
         let nk = self.rule.len();
         let stride = self.stride();
         let np = theta.len();
-        let parallel = data.n * nk * q >= NPML_PARALLEL_MIN_WORK;
+        let parallel = self.parallel();
         let want_scores = scores.is_some();
         let init = || (MixWork::default(), MixGrad::zeros(q, nb, nk, d), vec![0.0; nk * d], vec![0.0; nk]);
         let parts = map_chunks(data.n_clusters(), adapt, stride, parallel, init, |(ws, g, pts, lp), range, st| {

@@ -11,7 +11,25 @@
 //! so that odd moments vanish to the last bit; this is what makes `n_agq = 1` reproduce the
 //! Laplace approximation exactly.
 
+use crate::error::{Error, Result};
 use faer::{Mat, Side};
+
+/// Most nodes per dimension: past ~350 the tail weights underflow; 25 already integrates a
+/// normal random effect to about 1e-10.
+pub const MAX_NODES_PER_DIM: usize = 100;
+/// Most nodes of a product rule (kᵈ).
+pub const MAX_RULE_NODES: usize = 100_000;
+
+/// `Ok` when a k-point rule in d dimensions is within the bounds above.
+pub fn check_rule(k: usize, d: usize) -> Result<()> {
+    let nodes = u32::try_from(d).ok().and_then(|d| k.checked_pow(d));
+    if k > MAX_NODES_PER_DIM || nodes.is_none_or(|n| n > MAX_RULE_NODES) {
+        return Err(Error::BadInput {
+            what: format!("nagq must be at most {MAX_NODES_PER_DIM} nodes per dimension and {MAX_RULE_NODES} per cluster (nagq^d); got nagq = {k} in {d} dimension(s)"),
+        });
+    }
+    Ok(())
+}
 
 /// A one-dimensional rule for the N(0, 1) density; weights sum to one.
 #[derive(Clone, Debug)]

@@ -5,9 +5,11 @@
 //! therefore happen in the same order on 1 or 64 threads, and results are bit-identical.
 
 use crate::error::Result;
+use crate::numerics::governor;
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
+use std::time::Instant;
 
 thread_local! {
     /// The thread count a call runs with on this thread, when it runs outside a pool of that
@@ -41,7 +43,9 @@ pub const PARALLEL_MIN_WORK: usize = 40_000;
 
 /// Apply `f` to each chunk of clusters, in parallel when `parallel`, giving the partial
 /// results in chunk order. `state` holds `stride` values per cluster (e.g. the conditional
-/// modes) and each call gets its chunk's part, mutably.
+/// modes) and each call gets its chunk's part, mutably. Under a governor (`governor`) a
+/// parallel section runs on one thread where that has been faster at this call site.
+#[track_caller]
 pub fn map_chunks<W, T, I, F>(n_clusters: usize, state: &mut [f64], stride: usize, parallel: bool, init: I, f: F) -> Result<Vec<T>>
 where
     T: Send,
@@ -57,10 +61,17 @@ where
         f(w, a..(a + CHUNK).min(n_clusters), st)
     };
     let step = (CHUNK * stride).max(1);
-    if parallel && threads() > 1 {
-        state.par_chunks_mut(step).enumerate().map_init(&init, run).collect()
-    } else {
+    let sequential = |state: &mut [f64]| {
         let mut w = init();
         state.chunks_mut(step).enumerate().map(|x| run(&mut w, x)).collect()
+    };
+    if !(parallel && threads() > 1) {
+        return sequential(state);
     }
+    let at = std::panic::Location::caller();
+    let spread = governor::parallel_here(at);
+    let started = Instant::now();
+    let out = if spread { state.par_chunks_mut(step).enumerate().map_init(&init, &run).collect() } else { sequential(state) };
+    governor::ran(at, spread, n_clusters, started.elapsed());
+    out
 }

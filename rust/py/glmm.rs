@@ -12,7 +12,7 @@ use crate::terms::cluster::Clustered;
 use crate::terms::remat::ReTemplate;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
+use super::{Batch, Load, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 
 /// A GLMM with one grouping factor, data prepared once.
 #[pyclass(name = "GlmmModel", module = "glmmx._core")]
@@ -76,8 +76,9 @@ impl PyGlmmModel {
     #[pyo3(signature = (theta, beta, *, n_agq, gradient))]
     fn deviance<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
         self.check_lengths(&theta, &beta)?;
+        self.check_rule(n_agq)?;
         let model = &mut self.inner;
-        let e = run_detached(py, None, move || model.deviance(&theta, &beta, n_agq, gradient))?;
+        let e = run_detached(py, None, Load::Light, move || model.deviance(&theta, &beta, n_agq, gradient))?;
         Ok((e.deviance, vec_out(py, e.gradient)))
     }
 
@@ -86,7 +87,7 @@ impl PyGlmmModel {
     fn deviance_nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
         self.check_lengths(&theta, &beta)?;
         let model = &mut self.inner;
-        let (e, b) = run_detached(py, None, move || {
+        let (e, b) = run_detached(py, None, Load::Light, move || {
             let mut b = beta;
             nagq0::deviance(model, &theta, &mut b, true).map(|e| (e, b))
         })?;
@@ -96,9 +97,11 @@ impl PyGlmmModel {
     /// Fit the model.
     #[pyo3(signature = (*, n_agq, max_iter, theta0, beta0, threads))]
     fn fit<'py>(&mut self, py: Python<'py>, n_agq: usize, max_iter: usize, theta0: Option<Vec<f64>>, beta0: Option<Vec<f64>>, threads: Option<usize>) -> PyResult<PyGlmmFit> {
+        self.check_rule(n_agq)?;
         let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
+        let load = Load::heavy_if(self.inner.heavy(n_agq.max(1).pow(self.inner.data.d as u32)));
         let model = &mut self.inner;
-        let result = run_detached(py, threads, move || fit(model, &opts))?;
+        let result = run_detached(py, threads, load, move || fit(model, &opts))?;
         PyGlmmFit::new(py, result, self.inner.loglik_constant, self.inner.data.d)
     }
 
@@ -126,6 +129,7 @@ impl PyGlmmModel {
     fn replicates(slf: Bound<'_, Self>, theta: Vec<f64>, beta: Vec<f64>, n_agq: usize, modes: Option<PyReadonlyArray2<'_, f64>>) -> PyResult<PyGlmmReplicates> {
         let core = slf.borrow();
         core.check_lengths(&theta, &beta)?;
+        core.check_rule(n_agq)?;
         let modes = match modes {
             None => None,
             Some(m) => {
@@ -177,6 +181,11 @@ impl PyGlmmReplicates {
 }
 
 impl PyGlmmModel {
+    /// `n_agq` within the bounds of the quadrature rules (for this model's dimension).
+    fn check_rule(&self, n_agq: usize) -> PyResult<()> {
+        Ok(crate::numerics::ghq::check_rule(n_agq.max(1), self.inner.data.d)?)
+    }
+
     fn check_lengths(&self, theta: &[f64], beta: &[f64]) -> PyResult<()> {
         if theta.len() != self.inner.n_theta() || beta.len() != self.inner.p() {
             return Err(ModelSpecError::new_err(format!(

@@ -10,12 +10,13 @@ use crate::glmm::sparse::refit::{GlmmData, SparseGlmmRefit};
 use crate::lmm::fit::{LmmFit, LmmFitOptions};
 use crate::lmm::model::LmmModel;
 use crate::lmm::refit::{LmmData, LmmRefit};
+use crate::numerics::par::PARALLEL_MIN_WORK;
 use crate::numerics::rng::replicate_rng;
 use crate::terms::blocked::ReTermData;
 use crate::terms::design::SharedDesign;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use super::{Batch, ModelSpecError, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
+use super::{Batch, Load, ModelSpecError, fortran, mat_out, run_batch, run_detached, simulated_matrix, slice, vec_out};
 
 /// Random-effects terms from per-term level codes, level counts and Fortran-ordered Z blocks.
 fn re_terms(codes: &[PyReadonlyArray1<'_, u32>], n_levels: &[usize], z: &[PyReadonlyArray2<'_, f64>]) -> PyResult<Vec<ReTermData>> {
@@ -123,9 +124,10 @@ impl PyLmmModel {
 impl PyLmmModel {
     /// `f` on the model set to the REML (`reml`) or ML criterion, run without the GIL.
     fn detached<T: Send>(&mut self, py: Python<'_>, reml: bool, threads: Option<usize>, f: impl FnOnce(&mut LmmModel) -> Result<T, Error> + Send) -> PyResult<T> {
+        let load = Load::heavy_if(self.inner.n >= PARALLEL_MIN_WORK);
         let model = &mut self.inner;
         model.reml = reml;
-        run_detached(py, threads, move || f(model))
+        run_detached(py, threads, load, move || f(model))
     }
 }
 
@@ -218,7 +220,7 @@ impl PySparseGlmm {
     fn laplace<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>, gradient: bool) -> PyResult<(f64, Py<PyArray1<f64>>)> {
         self.check_beta(&beta)?;
         let model = &mut self.inner;
-        let e = run_detached(py, None, move || model.laplace(&theta, &beta, gradient))?;
+        let e = run_detached(py, None, Load::Light, move || model.laplace(&theta, &beta, gradient))?;
         Ok((e.deviance, vec_out(py, e.gradient)))
     }
 
@@ -226,7 +228,7 @@ impl PySparseGlmm {
     fn nagq0<'py>(&mut self, py: Python<'py>, theta: Vec<f64>, beta: Vec<f64>) -> PyResult<(f64, Py<PyArray1<f64>>, Py<PyArray1<f64>>)> {
         self.check_beta(&beta)?;
         let model = &mut self.inner;
-        let (e, b) = run_detached(py, None, move || {
+        let (e, b) = run_detached(py, None, Load::Light, move || {
             let mut b = beta;
             model.nagq0(&theta, &mut b, true).map(|e| (e, b))
         })?;
@@ -240,8 +242,9 @@ impl PySparseGlmm {
             return Err(ModelSpecError::new_err("n_agq > 1 needs a single grouping factor; use n_agq = 0 or 1"));
         }
         let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
+        let load = Load::heavy_if(self.inner.n >= PARALLEL_MIN_WORK);
         let model = &mut self.inner;
-        let result = run_detached(py, threads, move || crate::glmm::sparse::fit::fit(model, &opts))?;
+        let result = run_detached(py, threads, load, move || crate::glmm::sparse::fit::fit(model, &opts))?;
         PySparseGlmmFit::new(py, result)
     }
 

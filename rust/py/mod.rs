@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::numerics::cancel::Cancel;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyArithmeticError, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyArithmeticError, PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +23,7 @@ impl From<Error> for PyErr {
             Error::BadInput { .. } | Error::BadLink { .. } => ModelSpecError::new_err(e.to_string()),
             Error::NotPositiveDefinite { .. } | Error::PirlsStepHalving { .. } => NumericalError::new_err(e.to_string()),
             Error::NonFiniteStart { .. } => ConvergenceError::new_err(e.to_string()),
+            Error::OutOfMemory { .. } => PyMemoryError::new_err(e.to_string()),
             Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
         }
     }
@@ -139,7 +140,7 @@ fn run_batch<M: Refit>(
     let n_rep = columns.map_or(batch.nsim, |c| c.1);
     let counter = batch.progress.as_ref().map(|p| p.get().done.clone()).unwrap_or_default();
     let cancel = batch.progress.as_ref().map_or_else(Cancel::new, |p| p.get().cancel.clone());
-    let fits = run_cancellable(py, batch.threads, cancel, move || {
+    let fits = run_cancellable(py, batch.threads, Load::Heavy, cancel, move || {
         if columns.is_none() {
             check()?;
         }
@@ -150,7 +151,7 @@ fn run_batch<M: Refit>(
             }
             Ok(())
         };
-        let fits = batch::run(refit, n_rep, &fill, &counter);
+        let fits = batch::run(refit, n_rep, &fill, &counter)?;
         crate::numerics::cancel::check()?;
         Ok(fits)
     })?;
@@ -159,9 +160,9 @@ fn run_batch<M: Refit>(
 
 /// `nsim` simulated responses as an (n, nsim) array, column k from `simulate(k, y)`.
 fn simulated_matrix(py: Python<'_>, n: usize, nsim: usize, check: impl FnOnce() -> Result<(), Error> + Send, simulate: impl Fn(u64, &mut [f64]) + Send) -> PyResult<Py<PyAny>> {
-    let out = run_detached(py, Some(1), move || {
+    let out = run_detached(py, Some(1), Load::Light, move || {
         check()?;
-        let mut out = vec![0.0; n * nsim];
+        let mut out = crate::numerics::alloc::zeros(n.checked_mul(nsim), || format!("an {n} x {nsim} array of simulated responses"))?;
         let mut y = vec![0.0; n];
         for k in 0..nsim {
             simulate(k as u64, &mut y);
@@ -196,7 +197,7 @@ mod npml;
 mod run;
 mod sigint;
 
-use run::{run_cancellable, run_detached};
+use run::{Load, run_cancellable, run_detached};
 
 /// The compiled core of glmmx.
 #[pymodule]
@@ -216,6 +217,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<npml::PyNpmltData>()?;
     m.add_class::<npml::PyNpmltReplicates>()?;
     m.add("MAX_THREADS", run::MAX_THREADS)?;
+    m.add("MAX_NAGQ", crate::numerics::ghq::MAX_NODES_PER_DIM)?;
+    m.add("MAX_RULE_NODES", crate::numerics::ghq::MAX_RULE_NODES)?;
     m.add("ModelSpecError", m.py().get_type::<ModelSpecError>())?;
     m.add("NumericalError", m.py().get_type::<NumericalError>())?;
     m.add("ConvergenceError", m.py().get_type::<ConvergenceError>())?;

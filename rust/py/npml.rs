@@ -5,7 +5,7 @@ use crate::npml::data::OrdinalData;
 use crate::numerics::rng::replicate_rng;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use super::{Batch, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
+use super::{Batch, Load, ModelSpecError, fortran, mat_out, mat_rows_out, run_batch, run_detached, simulated_matrix, vec_out};
 
 /// The ordinal data from Python arrays (rows sorted by cluster; `starts` has m + 1 entries).
 #[allow(clippy::too_many_arguments)]
@@ -137,7 +137,7 @@ impl PyNpmltData {
             None => None,
         };
         let opts = crate::npml::fit::NpmlOptions { max_iter, se: crate::npml::se::SeKind::parse(se)?, start };
-        let fit = run_detached(py, threads, || crate::npml::fit::fit_npml(&model, &opts))?;
+        let fit = run_detached(py, threads, Load::heavy_if(model.parallel()), || crate::npml::fit::fit_npml(&model, &opts))?;
         PyNpmltFit::from_npml(py, fit, k, d)
     }
 
@@ -150,8 +150,9 @@ impl PyNpmltData {
             return Err(ModelSpecError::new_err("nagq must be at least 1"));
         }
         let kind = crate::npml::se::SeKind::parse(se)?;
+        crate::numerics::ghq::check_rule(nagq, d)?;
         let model = crate::npml::normal::NormalModel::new(data, nagq);
-        let fit = run_detached(py, threads, || crate::npml::normal::fit_normal(&model, max_iter, kind))?;
+        let fit = run_detached(py, threads, Load::heavy_if(model.parallel()), || crate::npml::normal::fit_normal(&model, max_iter, kind))?;
         PyNpmltFit::from_normal(py, fit, d)
     }
 

@@ -1,10 +1,18 @@
 //! Where the core's work runs: off the GIL, with the thread count asked for, stoppable by
 //! Ctrl-C, and with no panic crossing into Python.
 //!
-//! * `threads=None`: on the calling thread, parallel sections on rayon's global pool (one
-//!   thread per core). Nothing is handed to another thread, so small models pay nothing.
+//! * `threads=None`, a light call (one whose evaluations are too small to spread over
+//!   threads): on the calling thread, any parallel section on rayon's global pool. Nothing
+//!   is handed to another thread, so small models pay nothing.
+//! * `threads=None`, a heavy call: as `threads=k` with one thread per core. Handing the call
+//!   to a pool once costs less than handing each parallel section to the global pool from
+//!   outside it (one wake-up and one wait per section, ~7% of a 10k-row fit).
 //! * `threads=1`: on the calling thread, every parallel section sequential.
 //! * `threads=k > 1`: on a pool of k threads of glmmx's own, made once per count and process.
+//!
+//! With more than one thread a call's parallel sections are governed (`numerics::governor`):
+//! one that has been faster on one thread, as when another process keeps a core busy, runs
+//! on one thread. Results are the same either way.
 //!
 //! A child made by fork runs `threads=None` on a pool of its own too: rayon's global pool, if
 //! the parent used it, has no threads in the child. Ctrl-C on the main thread is recorded by
@@ -15,6 +23,7 @@ use super::{ModelSpecError, NumericalError};
 use super::sigint::Hook;
 use crate::error::Error;
 use crate::numerics::cancel::{self, Cancel, with_token};
+use crate::numerics::governor::with_governor;
 use crate::numerics::par::with_threads;
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
@@ -76,20 +85,33 @@ fn pool(k: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     Ok(made)
 }
 
+/// Whether a call's evaluations are big enough to spread over threads (see the module comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Load {
+    Light,
+    Heavy,
+}
+
+impl Load {
+    pub fn heavy_if(heavy: bool) -> Load {
+        if heavy { Load::Heavy } else { Load::Light }
+    }
+}
+
 /// Run `f` without the GIL with `threads` threads (see the module comment), stoppable by
 /// Ctrl-C, turning a panic into a NumericalError instead of letting it cross into Python.
-pub fn run_detached<T: Send>(py: Python<'_>, threads: Option<usize>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
-    run_cancellable(py, threads, Cancel::new(), f)
+pub fn run_detached<T: Send>(py: Python<'_>, threads: Option<usize>, load: Load, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    run_cancellable(py, threads, load, Cancel::new(), f)
 }
 
 /// [`run_detached`] with a token that others may set too (`Progress.cancel`).
-pub fn run_cancellable<T: Send>(py: Python<'_>, threads: Option<usize>, cancel: Cancel, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+pub fn run_cancellable<T: Send>(py: Python<'_>, threads: Option<usize>, load: Load, cancel: Cancel, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
     let threads = checked(threads)?;
     let hook = Hook::install();
     let token = if hook.is_some() { cancel.watching_signal() } else { cancel };
-    let job = move || catch_unwind(AssertUnwindSafe(|| with_token(token, f)));
+    let job = move || catch_unwind(AssertUnwindSafe(|| with_token(token, || with_governor(f))));
     let outcome = match threads {
-        None if global_pool_is_ours() => py.detach(job),
+        None if load == Load::Light && global_pool_is_ours() => py.detach(job),
         Some(1) => py.detach(|| with_threads(1, job)),
         k => {
             let pool = pool(k.unwrap_or_else(cores))?;

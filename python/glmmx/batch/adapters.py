@@ -45,6 +45,9 @@ class _GlmerBatch:
         beta = np.asarray(beta, dtype=float)
         if theta.shape != np.shape(f.theta) or beta.shape != np.shape(f.beta):
             raise ModelSpecError(f"params need {len(f.theta)} theta and {len(f.beta)} beta values")
+        for name, v in (("theta", theta), ("beta", beta)):
+            if not np.isfinite(v).all():
+                raise ModelSpecError(f"params['{name}'] must be finite; got {v.tolist()}")
         return theta, beta
 
     def n_rows(self) -> int:

@@ -15,7 +15,22 @@ from glmmx.exceptions import ModelSpecError
 def simulate(fit, nsim: int = 1, seed: int | None = None, params: dict | None = None) -> np.ndarray:
     """(nobs, nsim) responses drawn from the fitted model (or from ``params``); column k is
     the response ``bootstrap(seed=seed)`` refits as replicate k."""
-    return adapter_of(fit).simulate(checks.integer("nsim", nsim), checks.seed(seed), params)
+    adapter = adapter_of(fit)
+    nsim = checks.integer("nsim", nsim)
+    checks.memory(f"simulate(nsim={nsim:,}): an array of {adapter.n_rows():,} x {nsim:,} responses", 8.0 * adapter.n_rows() * nsim)
+    return adapter.simulate(nsim, checks.seed(seed), params)
+
+
+#: Bytes a replicate holds until its table is built: the core's estimates, standard errors,
+#: parameters and message, then one table row per term (the term's name and message shared).
+_REPLICATE_BYTES, _ROW_BYTES = 160, 64
+
+
+def _check_replicates(adapter, n_rep: int, what: str) -> None:
+    """MemoryError before any refit when the replicates' results would not fit in memory."""
+    terms = len(adapter.estimate_names()) + len(adapter.parameter_names())
+    checks.memory(f"{what}: the results of {n_rep:,} replicates ({n_rep * terms:,} table rows)",
+                  float(n_rep) * (_REPLICATE_BYTES + 16 * terms + _ROW_BYTES * terms))
 
 
 def _chunks(total: int, size: int):
@@ -58,8 +73,9 @@ def _refit(adapter, *, responses, nsim, seed, threads, progress, executor, chunk
     from glmmx.report.progress import run_with_progress
 
     threads = checks.threads(threads)
-    payload = adapter.payload()
     n_rep = nsim if responses is None else responses.shape[1]
+    _check_replicates(adapter, n_rep, "bootstrap" if responses is None else "refit_many")
+    payload = adapter.payload()
     if executor is not None:
         raw = _run_executor(executor, payload, responses=responses, n_rep=n_rep, seed=seed, chunk_size=chunk_size, progress=progress)
     else:

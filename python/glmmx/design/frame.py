@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import operator
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from glmmx.formula.parse import Expr
-from glmmx.exceptions import ModelSpecError
+from glmmx.exceptions import FitWarning, ModelSpecError
 
 __all__ = ["ModelFrame", "as_frame", "columns_used", "evaluate", "model_frame", "read_columns"]
 
@@ -43,6 +44,23 @@ class ModelFrame:
 # ----------------------------------------------------------------------------------------------
 
 
+def _from_pandas(data) -> pl.DataFrame:
+    """polars from pandas; a column polars cannot read (an object column mixing numbers and
+    strings) is named, with its types, instead of Arrow's message."""
+    try:
+        return pl.from_pandas(data)
+    except Exception as err:  # noqa: BLE001 -- Arrow/polars raise several kinds; each is reported by column
+        for name, col in data.items():
+            try:
+                pl.from_pandas(data[[name]])
+            except Exception:  # noqa: BLE001
+                kinds = sorted({type(v).__name__ for v in col.dropna()})
+                raise ModelSpecError(
+                    f"column {name!r} of the pandas DataFrame cannot be read ({' and '.join(kinds)} values mixed in "
+                    f"one object column); convert it to one type, e.g. df[{name!r}].astype(str)") from err
+        raise
+
+
 def as_frame(data: Any) -> pl.DataFrame | pl.LazyFrame:
     if isinstance(data, (pl.DataFrame, pl.LazyFrame)):
         return data
@@ -52,7 +70,7 @@ def as_frame(data: Any) -> pl.DataFrame | pl.LazyFrame:
             for name, col in data.items()
             if str(col.dtype) == "category"
         }
-        frame = pl.from_pandas(data)
+        frame = _from_pandas(data)
         return frame.with_columns(pl.col(k).cast(pl.String).cast(pl.Enum(v)) for k, v in categories.items())
     raise ModelSpecError(
         f"data must be a polars DataFrame or LazyFrame or a pandas DataFrame, not {type(data).__name__}"
@@ -238,6 +256,26 @@ def _missing(columns: Mapping[str, pl.Series]) -> tuple[np.ndarray | None, list[
     return drop, where
 
 
+def _warn_nan_produced(variables: Mapping[str, Expr], raw: Mapping[str, pl.Series], every_row: Mapping[str, pl.Series]) -> None:
+    """Warn (as R's "NaNs produced") where a transform gives NaN on rows whose inputs are all
+    present: those rows are dropped as missing, which the user should hear of."""
+    for label, expr in variables.items():
+        if expr.kind == "name" or label not in every_row:
+            continue
+        produced, _ = _missing({label: every_row[label]})
+        if produced is None:
+            continue
+        inputs, _ = _missing({c: raw[c] for c in expr.variables() if c in raw})
+        if inputs is not None:
+            produced = produced & ~inputs
+        if produced.any():
+            rows = np.flatnonzero(produced)
+            warnings.warn(
+                f"{label} produced NaN in {rows.size} of {produced.size} rows whose inputs are present (first at row "
+                f"{rows[0]}, 0-based); as with R's 'NaNs produced', those rows are dropped as missing",
+                FitWarning, stacklevel=4)
+
+
 def _check_finite(values: Mapping[str, pl.Series], rows: np.ndarray) -> None:
     for c, s in values.items():
         if c == "(id)" or not s.dtype.is_float():
@@ -256,9 +294,12 @@ def model_frame(
 ) -> ModelFrame:
     """Read, evaluate, and drop the rows with a missing value in any variable or argument."""
     raw, n_rows = read_columns(frame, columns_used(variables.values(), args))
+    if n_rows == 0:
+        raise ModelSpecError("the data have no rows")
     scaling = _scaling(variables.values(), raw)
     every_row = evaluate(raw, variables, scaling, n_rows)
     every_row |= {f"({k})": _argument(k, v, raw, n_rows) for k, v in args.items()}
+    _warn_nan_produced(variables, raw, every_row)
     drop, where = _missing(every_row)
     if drop is None:
         values, keep = every_row, np.arange(n_rows, dtype=np.int64)

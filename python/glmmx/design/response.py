@@ -8,14 +8,18 @@ then includes the binomial coefficients (or −log y!) exactly as lme4's ``logLi
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from glmmx.exceptions import ModelSpecError
+from glmmx.exceptions import FitWarning, ModelSpecError
 
 
 def glmm_response(design, family: str) -> tuple[np.ndarray, np.ndarray]:
     """(y, m) for ``family`` from a design; m already includes the prior ``weights``."""
     w = np.ones(design.n) if design.weights is None else design.weights
+    if design.response is None and design.response_cbind is None:
+        raise ModelSpecError(f"glmer needs a response on the left of ~ (a {family} response); the formula has none")
     if family == "binomial":
         return _binomial(design, w)
     return _poisson(design, w)
@@ -32,6 +36,7 @@ def _binomial(design, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if (v < 0).any() or not np.isfinite(v).all():
                 raise ModelSpecError(f"cbind() {name} must be finite and non-negative")
         trials = s + f
+        _warn_non_integer("cbind() counts", np.concatenate([s, f]))
         y = np.divide(s, trials, out=np.zeros_like(s), where=trials > 0)
         return y, w * trials
     y = _binary_values(design.response)
@@ -47,7 +52,19 @@ def _binomial(design, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             f"response {_label(design)} is not binary (e.g. {y[non_binary][0]:g}); give proportions "
             "with weights= the number of trials, or use cbind(successes, failures)"
         )
+    if non_binary.any():
+        _warn_non_integer("numbers of successes (proportion x weights)", y * w)
     return y, w
+
+
+def _warn_non_integer(what: str, counts: np.ndarray) -> None:
+    """Warn, as R's glm does ("non-integer counts"), when binomial or Poisson counts are not
+    whole numbers: the likelihood is then not a binomial or Poisson one."""
+    off = np.abs(counts - np.round(counts)) > 1e-7 * np.maximum(1.0, np.abs(counts))
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        warnings.warn(f"non-integer {what} (e.g. {counts[i]:g}), as R warns: the fit treats them as counts",
+                      FitWarning, stacklevel=5)
 
 
 def _binary_values(series) -> np.ndarray:

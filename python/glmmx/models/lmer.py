@@ -52,6 +52,18 @@ def _theta0(start, n_theta: int):
     return theta
 
 
+def _centre(r: np.ndarray, w: np.ndarray, x_names) -> float:
+    """The weighted mean of the response when its spread is below a millionth of it and the
+    model has an intercept, else 0: the core then fits the response less its mean (the fit is
+    equivariant: only the intercept moves), so that residuals are not differences of nearly
+    equal numbers. Responses of ordinary spread are passed as they are."""
+    if "(Intercept)" not in x_names:
+        return 0.0
+    mean = float(np.sum(w * r) / np.sum(w))
+    spread = float(np.sqrt(np.sum(w * (r - mean) ** 2) / np.sum(w)))
+    return mean if spread < 1e-6 * abs(mean) else 0.0
+
+
 def lmer(
     formula: str,
     data,
@@ -124,9 +136,11 @@ def lmer(
         raise ModelSpecError(f"{design.X.shape[1]} fixed effects need more than {design.n} observations")
     theta0 = _theta0(start, re.n_theta)
     codes, n_levels, Z = re.core_arguments()
-    core = _core.LmmModel(y - offset, w, design.X, codes, n_levels, Z)
+    centre = _centre(y - offset, w, design.x_names)
+    core = _core.LmmModel(y - offset - centre, w, design.X, codes, n_levels, Z)
     raw = core.fit(reml=reml, max_iter=max_iter, theta0=theta0, threads=threads)
-    fit = LmerResult.from_core(raw, core=core, design=design, re=re, reml=reml, formula=formula, y=y, weights=w, offset=offset, data=data)
+    fit = LmerResult.from_core(raw, core=core, design=design, re=re, reml=reml, formula=formula, y=y, weights=w,
+                               offset=offset, data=data, centre=centre)
     for note in fit.warnings:
         warnings.warn(note, FitWarning, stacklevel=2)
     if not fit.converged:

@@ -363,6 +363,7 @@ def _fit_prepared(prep, *, k, link, random_dist, nagq, se, start, max_iter, thre
             )
         if prep.Z.shape[1] > 2:
             raise ModelSpecError(f"random_dist='normal' supports random effects of up to 2 dimensions; random has {prep.Z.shape[1]}")
+        checks.quadrature(nagq, prep.Z.shape[1], len(prep.y))
         raw = core.fit_normal(nagq=nagq, max_iter=max_iter, se=se, threads=threads)
         k = 0
     else:

@@ -55,9 +55,11 @@ class LmerResult:
     _data: Any = field(default=None, repr=False)
     _row_index: Any = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
+    #: what the core's response was lowered by (models.lmer._centre); 0 for ordinary responses
+    _centre: float = field(default=0.0, repr=False)
 
     @classmethod
-    def from_core(cls, raw, *, core, design, re, reml, formula, y, weights, offset, data) -> LmerResult:
+    def from_core(cls, raw, *, core, design, re, reml, formula, y, weights, offset, data, centre: float = 0.0) -> LmerResult:
         """Wrap the Rust core's fit (``glmmx._core.LmmFit``)."""
         return cls(
             formula=formula if isinstance(formula, str) else formula.text,
@@ -75,7 +77,8 @@ class LmerResult:
             _core=core,
             _data=data,
             _row_index=design.row_index,
-            **_estimates(raw, re, reml, offset),
+            _centre=centre,
+            **_estimates(raw, re, reml, offset, centre, design.x_names),
         )
 
     # -- sizes and criteria -------------------------------------------------------------------
@@ -256,7 +259,7 @@ class LmerResult:
             return self
         if "ml" not in self._cache:
             raw = self._core.fit(reml=False, max_iter=1000, theta0=list(map(float, self.theta)), threads=None)
-            self._cache["ml"] = dataclasses.replace(self, _cache={}, **_estimates(raw, self.re, False, self.offset))
+            self._cache["ml"] = dataclasses.replace(self, _cache={}, **_estimates(raw, self.re, False, self.offset, self._centre, self.x_names))
         return self._cache["ml"]
 
     def plot_ranef(self, group: str | None = None, ax=None, level: float = 0.95):
@@ -278,13 +281,18 @@ class LmerResult:
         return lmer_print(self)
 
 
-def _estimates(raw, re, reml: bool, offset: np.ndarray) -> dict:
-    """The fields of an LmerResult that come from one fit of the core."""
+def _estimates(raw, re, reml: bool, offset: np.ndarray, centre: float, x_names) -> dict:
+    """The fields of an LmerResult that come from one fit of the core, which was given the
+    response less ``centre`` (see ``models.lmer._centre``): it goes back into the intercept."""
     theta = np.asarray(raw.theta)
+    beta = np.asarray(raw.beta)
+    if centre:
+        beta = beta.copy()
+        beta[list(x_names).index("(Intercept)")] += centre
     return {
         "reml": reml,
         "theta": theta,
-        "beta": np.asarray(raw.beta),
+        "beta": beta,
         "sigma": float(raw.sigma),
         "_vcov": np.asarray(raw.vcov_beta),
         "objective": float(raw.objective),
@@ -294,6 +302,6 @@ def _estimates(raw, re, reml: bool, offset: np.ndarray) -> dict:
         "evaluations": int(raw.evaluations),
         "message": raw.message,
         "b": re.split_levels(raw.b),
-        "_fitted": np.asarray(raw.fitted) + offset,
+        "_fitted": np.asarray(raw.fitted) + offset + centre,
         "warnings": ("boundary (singular) fit: see help('isSingular')",) if re.is_singular(theta) else (),
     }

@@ -160,7 +160,8 @@ fn fd_hessian_laplace(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Ma
 }
 
 fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<f64>> {
-    use rayon::prelude::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let np = x.len();
     // the base gradient from the same mode every column starts from: a gradient carried over
     // from the line search sits at a mode converged from elsewhere, and its difference from
@@ -182,14 +183,29 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
     };
     let threads = crate::numerics::par::threads().min(np);
     let cols: Vec<Vec<f64>> = if threads > 1 && model.n * np >= 20_000 {
-        // the first chunk of columns on the model itself, each other one on a copy made up
-        // front (copies made in parallel contend for fresh pages and cost more than columns)
-        let per = np.div_ceil(threads);
-        let chunks: Vec<Vec<usize>> = (0..np).collect::<Vec<_>>().chunks(per).map(|c| c.to_vec()).collect();
-        let mut models: Vec<SparseGlmm> = (1..chunks.len()).map(|_| model.clone()).collect();
-        let mut workers: Vec<&mut SparseGlmm> = std::iter::once(&mut *model).chain(models.iter_mut()).collect();
-        let parts: Vec<Result<Vec<Vec<f64>>>> = workers.par_iter_mut().zip(chunks).map(|(m, c)| c.into_iter().map(|j| column(m, j)).collect()).collect();
-        parts.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect()
+        // one worker on the model itself, each other one on a copy made up front (copies
+        // made in parallel contend for fresh pages and cost more than columns); each worker
+        // takes the next column not yet taken, so a worker whose core is shared with another
+        // process takes fewer (each column starts from the same mode: who computes it does not
+        // change it)
+        let mut models: Vec<SparseGlmm> = (1..threads).map(|_| model.clone()).collect();
+        let next = AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Result<Vec<f64>>>>> = (0..np).map(|_| Mutex::new(None)).collect();
+        let pull = |m: &mut SparseGlmm| {
+            let mut j = next.fetch_add(1, Ordering::Relaxed);
+            while j < np {
+                let c = column(m, j);
+                *slots[j].lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+                j = next.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        rayon::scope(|s| {
+            for m in models.iter_mut() {
+                s.spawn(|_| pull(m));
+            }
+            pull(&mut *model);
+        });
+        slots.into_iter().map(|s| s.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or(Err(crate::error::Error::Interrupted))).collect::<Result<Vec<_>>>()?
     } else {
         (0..np).map(|j| column(model, j)).collect::<Result<Vec<_>>>()?
     };
