@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 use std::panic::Location;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Sections in a burst (the first not counted).
 const BURST: u32 = 4;
@@ -119,8 +119,21 @@ pub fn with_governor<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// `run(spread)` for a section over `units` clusters or blocks at the caller's place in the
+/// code: `spread` says whether to run it over threads (see the module comment), and the time
+/// it took is recorded.
+#[track_caller]
+pub fn governed<T>(units: usize, run: impl FnOnce(bool) -> T) -> T {
+    let at = Location::caller();
+    let spread = parallel_here(at);
+    let started = Instant::now();
+    let out = run(spread);
+    ran(at, spread, units, started.elapsed());
+    out
+}
+
 /// Whether the section at `at` is to run in parallel (always, outside a governor).
-pub fn parallel_here(at: &'static Location<'static>) -> bool {
+fn parallel_here(at: &'static Location<'static>) -> bool {
     GOVERNOR.with(|g| match g.borrow_mut().as_mut() {
         None => true,
         Some(sites) => site(sites, at).next(),
@@ -128,7 +141,7 @@ pub fn parallel_here(at: &'static Location<'static>) -> bool {
 }
 
 /// The section at `at` ran (`parallel` or not) over `clusters` clusters in `elapsed`.
-pub fn ran(at: &'static Location<'static>, parallel: bool, clusters: usize, elapsed: Duration) {
+fn ran(at: &'static Location<'static>, parallel: bool, clusters: usize, elapsed: Duration) {
     GOVERNOR.with(|g| {
         if let Some(sites) = g.borrow_mut().as_mut() {
             site(sites, at).record(parallel, elapsed.as_secs_f64() / clusters.max(1) as f64);

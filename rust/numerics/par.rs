@@ -9,7 +9,6 @@ use crate::numerics::governor;
 use rayon::prelude::*;
 use std::cell::Cell;
 use std::ops::Range;
-use std::time::Instant;
 
 thread_local! {
     /// The thread count a call runs with on this thread, when it runs outside a pool of that
@@ -68,10 +67,7 @@ where
     if !(parallel && threads() > 1) {
         return sequential(state);
     }
-    let at = std::panic::Location::caller();
-    let spread = governor::parallel_here(at);
-    let started = Instant::now();
-    let out = if spread { state.par_chunks_mut(step).enumerate().map_init(&init, &run).collect() } else { sequential(state) };
-    governor::ran(at, spread, n_clusters, started.elapsed());
-    out
+    governor::governed(n_clusters, |spread| {
+        if spread { state.par_chunks_mut(step).enumerate().map_init(&init, &run).collect() } else { sequential(state) }
+    })
 }

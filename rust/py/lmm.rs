@@ -242,7 +242,8 @@ impl PySparseGlmm {
             return Err(ModelSpecError::new_err("n_agq > 1 needs a single grouping factor; use n_agq = 0 or 1"));
         }
         let opts = FitOptions { n_agq, max_iter, theta0, beta0 };
-        let load = Load::heavy_if(self.inner.n >= PARALLEL_MIN_WORK);
+        // its finite-difference Hessian spreads whole evaluations over threads
+        let load = Load::heavy_if(self.inner.hessian_in_parallel_pays() || self.inner.n >= PARALLEL_MIN_WORK);
         let model = &mut self.inner;
         let result = run_detached(py, threads, load, move || crate::glmm::sparse::fit::fit(model, &opts))?;
         PySparseGlmmFit::new(py, result)

@@ -6,7 +6,7 @@
 //! independent and run in parallel.
 
 use crate::error::Result;
-use crate::numerics::cancel;
+use crate::numerics::{cancel, governor};
 use crate::terms::blocked::Structure;
 use crate::terms::blocked_factor::{BlockValues, dense_par, symmetrize};
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -27,27 +27,41 @@ pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut Blo
     }
     let cutoff = (s.q_sparse + upto) as u32;
     let nb = s.n_sparse_blocks();
-    let BlockValues { diag, below, t } = z;
-    if s.targets.is_empty() && crate::numerics::par::threads() > 1 && s.val_ptr[nb] >= PARALLEL_BLOCK_WORK {
-        // no sparse block feeds another: the blocks are independent given Z_T
-        use rayon::prelude::*;
-        let (mut diag_parts, mut below_parts) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
-        let (mut drest, mut brest) = (diag.as_mut_slice(), below.as_mut_slice());
-        for b in 0..nb {
-            let (dh, dt) = drest.split_at_mut(s.diag_ptr[b + 1] - s.diag_ptr[b]);
-            let (bh, bt) = brest.split_at_mut(s.val_ptr[b + 1] - s.val_ptr[b]);
-            diag_parts.push(dh);
-            below_parts.push(bh);
-            (drest, brest) = (dt, bt);
-        }
-        let t: &Mat<f64> = t;
-        let token = cancel::current();
-        return diag_parts.into_par_iter().zip(below_parts).enumerate().try_for_each_init(SelinvScratch::default, |sc, (b, (zd, zb))| {
-            token.check()?;
-            selinv_block(s, l, b, cutoff, |nk, out| gather_dense(s, t, b, nk, out), zd, zb, sc);
-            Ok(())
-        });
+    // no sparse block feeds another: the blocks are independent given Z_T
+    let independent = s.targets.is_empty() && crate::numerics::par::threads() > 1 && s.val_ptr[nb] >= PARALLEL_BLOCK_WORK;
+    if !independent {
+        return blocks_in_order(s, l, cutoff, z);
     }
+    governor::governed(nb, |spread| if spread { blocks_in_parallel(s, l, cutoff, z) } else { blocks_in_order(s, l, cutoff, z) })
+}
+
+/// The sparse blocks of the selected inverse at once, over threads (they are independent).
+fn blocks_in_parallel(s: &Structure, l: &BlockValues, cutoff: u32, z: &mut BlockValues) -> Result<()> {
+    use rayon::prelude::*;
+    let nb = s.n_sparse_blocks();
+    let BlockValues { diag, below, t } = z;
+    let (mut diag_parts, mut below_parts) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
+    let (mut drest, mut brest) = (diag.as_mut_slice(), below.as_mut_slice());
+    for b in 0..nb {
+        let (dh, dt) = drest.split_at_mut(s.diag_ptr[b + 1] - s.diag_ptr[b]);
+        let (bh, bt) = brest.split_at_mut(s.val_ptr[b + 1] - s.val_ptr[b]);
+        diag_parts.push(dh);
+        below_parts.push(bh);
+        (drest, brest) = (dt, bt);
+    }
+    let t: &Mat<f64> = t;
+    let token = cancel::current();
+    diag_parts.into_par_iter().zip(below_parts).enumerate().try_for_each_init(SelinvScratch::default, |sc, (b, (zd, zb))| {
+        token.check()?;
+        selinv_block(s, l, b, cutoff, |nk, out| gather_dense(s, t, b, nk, out), zd, zb, sc);
+        Ok(())
+    })
+}
+
+/// The sparse blocks of the selected inverse backwards, one after another.
+fn blocks_in_order(s: &Structure, l: &BlockValues, cutoff: u32, z: &mut BlockValues) -> Result<()> {
+    let nb = s.n_sparse_blocks();
+    let BlockValues { diag, below, t } = z;
     let mut sc = SelinvScratch::default();
     // one look at the token per block (an atomic load): a block that gathers rows of a large
     // dense part of the inverse takes milliseconds
@@ -330,7 +344,7 @@ mod tests {
             let s = model.structure.clone();
             let upto = s.q - s.q_sparse + if reml { p } else { 0 };
             let mut z = model.factor_values().clone();
-            selected_inverse(&s, model.factor_values(), upto, &mut z);
+            selected_inverse(&s, model.factor_values(), upto, &mut z).unwrap();
             let (a, lam) = (model.cross_products(), model.lambda());
             let fast = scalar_trace_sums(&s, &z, lam).expect("all terms scalar, θ clear of 0");
             let full = general_trace_sums(&s, a, &z, lam, upto);

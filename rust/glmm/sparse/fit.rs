@@ -182,7 +182,7 @@ fn fd_hessian_tight(model: &mut SparseGlmm, x: &[f64], nt: usize) -> Result<Mat<
         Ok(e.gradient.iter().zip(g).map(|(a, b)| (a - b) / step).collect())
     };
     let threads = crate::numerics::par::threads().min(np);
-    let cols: Vec<Vec<f64>> = if threads > 1 && model.n * np >= 20_000 {
+    let cols: Vec<Vec<f64>> = if threads > 1 && model.hessian_in_parallel_pays() {
         // one worker on the model itself, each other one on a copy made up front (copies
         // made in parallel contend for fresh pages and cost more than columns); each worker
         // takes the next column not yet taken, so a worker whose core is shared with another

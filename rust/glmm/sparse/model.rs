@@ -141,6 +141,12 @@ impl SparseGlmm {
     }
 
     /// Number of θ.
+    /// Whether the finite-difference Hessian's columns (one evaluation each) are worth
+    /// spreading over threads.
+    pub fn hessian_in_parallel_pays(&self) -> bool {
+        self.n * (self.n_theta() + self.p) >= 20_000
+    }
+
     pub fn n_theta(&self) -> usize {
         self.u_sys.s.n_theta()
     }
