@@ -53,7 +53,7 @@ def test_a_failed_replicate_is_a_row_and_the_others_are_intact(fit):
 
 def test_table_layout_and_names(fit):
     table = fit.refit_many(fit.simulate(nsim=3, seed=1), progress=False)
-    assert table.columns == ["sim", "term", "estimate", "std_error", "loglik", "converged", "message"]
+    assert table.columns == ["sim", "term", "estimate", "std_error", "loglik", "converged", "separated", "message"]
     assert table["term"].to_list()[:4] == ["(Intercept)", "x", "z", "sd_(Intercept)|g"]
     assert table.filter(pl.col("term") == "sd_(Intercept)|g")["std_error"].null_count() == 3
 

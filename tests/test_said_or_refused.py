@@ -122,7 +122,7 @@ def test_every_cluster_all_0_or_all_1_is_not_converged_for_any_nagq(hr, nagq):
     """σ → ∞: the optimiser stops where the likelihood's flattening outruns its tolerance
     (θ = 60, 120 and 33 at nagq 1, 5 and 20 on these data); that is not a maximum."""
     d = _separated_by_patient(hr)
-    with pytest.warns(gx.ConvergenceWarning, match="variance of the random effects of Patient is unbounded"):
+    with pytest.warns(gx.ConvergenceWarning, match="every cluster of Patient is all successes or all failures"):
         fit = gx.glmer("y ~ Time + (1 | Patient)", d, family="binomial", nagq=nagq)
     assert not fit.converged
 
@@ -149,6 +149,37 @@ def test_a_binary_observation_level_effect_is_not_called_unbounded():
 
 def test_a_crossed_factor_that_separates_is_reported(hr):
     d = _separated_by_patient(hr).with_columns(item=pl.col("Time").cast(pl.String))
-    with pytest.warns(gx.ConvergenceWarning, match="random effects of Patient is unbounded"):
+    with pytest.warns(gx.ConvergenceWarning, match="every cluster of Patient is all successes or all failures"):
         fit = gx.glmer("y ~ 1 + (1 | Patient) + (1 | item)", d, family="binomial")
     assert not fit.converged
+
+
+def test_separated_bootstrap_replicates_are_flagged_and_counted(hr):
+    """A drug level with few successes: some simulated responses have none there, so that
+    level's coefficient has no finite maximum in those replicates."""
+    rng = np.random.default_rng(7)
+    d = hr.with_columns(y=pl.when(pl.col("Drug") == "a").then(pl.Series((rng.random(hr.height) < 0.04).astype(np.int64)))
+                        .otherwise(pl.col("HR_incr")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = gx.glmer("y ~ Drug + (1 | Patient)", d, family="binomial")
+    with pytest.warns(gx.FitWarning, match="bootstrap replicates are separated"):
+        boot = fit.bootstrap(nsim=60, seed=2, progress=False)
+    per_rep = boot.table.filter(pl.col("term") == "(Intercept)")
+    sep = per_rep.filter(pl.col("separated"))
+    assert sep.height > 0
+    assert not sep["converged"].any()
+    assert sep["message"].str.starts_with("separated: the rows with").all()
+    # the replicates flagged are exactly those whose simulated response has no success or
+    # nothing but successes on one side of a Drug dummy
+    y = fit.simulate(nsim=60, seed=2)
+    X = fit._core_args[3]
+    expected = set()
+    for j in range(1, X.shape[1]):
+        for rows in (X[:, j] == 1, X[:, j] == 0):
+            s = y[rows].sum(axis=0)
+            expected |= set(np.flatnonzero((s == 0) | (s == rows.sum())).tolist())
+    assert set(sep["sim"].to_list()) == expected
+    ci = boot.confint()
+    assert (ci["n_separated"] == sep.height).all()
+    assert (ci["n"] <= 60 - sep.height).all()

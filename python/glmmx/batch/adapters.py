@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from glmmx.batch.cores import _replicates
+from glmmx.design.separation import separation
 from glmmx.exceptions import ModelSpecError
 
 
@@ -22,10 +23,23 @@ class _GlmerBatch:
         return {"kind": "glmer", "args": f._core_args, "theta": np.asarray(f.theta, dtype=float),
                 "beta": np.asarray(f.beta, dtype=float), "modes": f._modes, "n_agq": f.nagq, "max_iter": f._max_iter}
 
-    def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
+    def simulate(self, nsim: int, seed: int, params: dict | None = None, first: int = 0) -> np.ndarray:
         theta, beta = self.parameters(params)
         core = self.fit._core
-        return core.replicates(theta=list(theta), beta=list(beta), n_agq=self.fit.nagq).simulate(nsim=nsim, seed=seed, first=0)
+        return core.replicates(theta=list(theta), beta=list(beta), n_agq=self.fit.nagq).simulate(nsim=nsim, seed=seed, first=first)
+
+    def groups(self) -> list[tuple[str, np.ndarray]]:
+        return [(self.fit.re.group, self.fit.re.codes)]
+
+    @property
+    def separable(self) -> bool:
+        """Whether a response can be separated (binomial fits)."""
+        return self.fit.family == "binomial"
+
+    def separation(self, responses: np.ndarray) -> list[str | None]:
+        """What separates each column of ``responses`` (``design.separation``)."""
+        m, X = self.fit._core_args[1], self.fit._core_args[3]
+        return separation(responses, m, X, self.fit.x_names, self.groups())
 
     def parameters(self, params: dict | None) -> tuple[np.ndarray, np.ndarray]:
         """θ and β from ``params`` (lme4's ``newparams``: keys "theta" and "beta", β as an
@@ -150,6 +164,9 @@ class _LmerBatch:
         theta, sigma = params[:, :-1], params[:, -1]
         return np.column_stack([_sd_cor_rows(self.fit.re, theta, scale=sigma), sigma])
 
+    #: separation concerns binomial GLMMs only
+    separable = False
+
     def original(self) -> np.ndarray:
         f = self.fit
         return np.concatenate([f.beta, self.parameter_values(np.append(f.theta, f.sigma)[None, :])[0]])
@@ -165,10 +182,13 @@ class _GlmerCrossedBatch(_GlmerBatch):
                 "Z": Z, "family": family, "link": link, "n_agq": f.nagq, "theta": list(map(float, f.theta)),
                 "beta": list(map(float, f.beta)), "max_iter": f._max_iter}
 
-    def simulate(self, nsim: int, seed: int, params: dict | None = None) -> np.ndarray:
+    def simulate(self, nsim: int, seed: int, params: dict | None = None, first: int = 0) -> np.ndarray:
         theta, beta = self.parameters(params)
         p = self.payload() | {"theta": list(map(float, theta)), "beta": list(map(float, beta))}
-        return _replicates(p, self.local_core(p)).simulate(nsim=nsim, seed=seed, first=0)
+        return _replicates(p, self.local_core(p)).simulate(nsim=nsim, seed=seed, first=first)
+
+    def groups(self) -> list[tuple[str, np.ndarray]]:
+        return [(t.group, t.codes) for t in self.fit.re.terms]
 
     def local_core(self, payload):
         return self.fit._core
@@ -233,6 +253,9 @@ class _NpmltBatch:
                 cov = L @ L.T
             out[k] = cov[rows[order], cols[order]]
         return out
+
+    #: separation concerns binomial GLMMs only
+    separable = False
 
     def original(self) -> np.ndarray:
         d = len(self.fit.z_names)

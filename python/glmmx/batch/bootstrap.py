@@ -20,7 +20,9 @@ class BootstrapResult:
     def confint(self, level: float = 0.95, method: str = "percentile"):
         """Intervals from the converged replicates: ``"percentile"`` (quantiles of the
         replicates), ``"basic"`` (2·estimate minus them) or ``"normal"`` (estimate ± z·SD of
-        the replicates). A polars DataFrame: term, estimate, lower, upper, n."""
+        the replicates). A polars DataFrame: term, estimate, lower, upper, n (replicates used)
+        and n_separated (replicates left out because their response was separated: no
+        maximum of the likelihood exists for them)."""
         import polars as pl
         from scipy.stats import norm
 
@@ -30,10 +32,13 @@ class BootstrapResult:
             raise ModelSpecError(f"method must be 'percentile', 'basic' or 'normal', not {method!r}")
         alpha = (1 - level) / 2
         rows = []
+        separated = self.table["separated"] if "separated" in self.table.columns else pl.Series([False] * self.table.height)
         for term, est in self.original.items():
-            v = self.table.filter((pl.col("term") == term) & pl.col("converged"))["estimate"].drop_nans().drop_nulls().to_numpy()
+            mine = self.table["term"] == term
+            n_sep = int((mine & separated).sum())
+            v = self.table.filter(mine & pl.col("converged"))["estimate"].drop_nans().drop_nulls().to_numpy()
             if len(v) == 0:
-                rows.append((term, est, np.nan, np.nan, 0))
+                rows.append((term, est, np.nan, np.nan, 0, n_sep))
                 continue
             if method == "normal":
                 half = norm.ppf(1 - alpha) * v.std(ddof=1)
@@ -41,8 +46,8 @@ class BootstrapResult:
             else:
                 q_lo, q_hi = np.quantile(v, [alpha, 1 - alpha])
                 lo, hi = (q_lo, q_hi) if method == "percentile" else (2 * est - q_hi, 2 * est - q_lo)
-            rows.append((term, est, float(lo), float(hi), len(v)))
-        return pl.DataFrame(rows, schema=["term", "estimate", "lower", "upper", "n"], orient="row")
+            rows.append((term, est, float(lo), float(hi), len(v), n_sep))
+        return pl.DataFrame(rows, schema=["term", "estimate", "lower", "upper", "n", "n_separated"], orient="row")
 
     def __repr__(self) -> str:
         n = self.table["sim"].n_unique()

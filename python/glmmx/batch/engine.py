@@ -85,7 +85,24 @@ def _refit(adapter, *, responses, nsim, seed, threads, progress, executor, chunk
             lambda: _run_payload(payload, responses=responses, nsim=n_rep, seed=seed, first=0, threads=threads, progress=counter, core=core),
             counter, n_rep, progress,
         )
+    _mark_separated(adapter, raw, responses, n_rep, seed)
     return _table(adapter, raw)
+
+
+def _mark_separated(adapter, raw: dict, responses, n_rep: int, seed: int) -> None:
+    """Replicates whose response is separated (``design.separation``) marked not converged,
+    with the reason as their message: their estimates are where the optimiser stopped on a
+    likelihood with no maximum. The simulated responses are drawn again, a block at a time."""
+    if not adapter.separable:
+        return
+    block = max(1, 20_000_000 // max(1, adapter.n_rows()))
+    raw["converged"], raw["message"] = list(raw["converged"]), list(raw["message"])
+    for first, count in _chunks(n_rep, block):
+        y = responses[:, first:first + count] if responses is not None else adapter.simulate(count, seed, None, first)
+        for k, why in enumerate(adapter.separation(y), start=first):
+            if why is not None:
+                raw["converged"][k] = False
+                raw["message"][k] = why if not raw["message"][k] else f"{why}; {raw['message'][k]}"
 
 
 def _table(adapter, raw: dict):
@@ -107,6 +124,7 @@ def _table(adapter, raw: dict):
             "std_error": errors.reshape(-1),
             "loglik": np.repeat(raw["loglik"], k),
             "converged": np.repeat(np.asarray(raw["converged"], dtype=bool), k),
+            "separated": np.repeat(np.array([m.startswith("separated") for m in raw["message"]], dtype=bool), k),
             "message": np.repeat(np.array(raw["message"], dtype=object), k).tolist(),
         }
     ).with_columns(pl.col("std_error").fill_nan(None))
@@ -116,8 +134,9 @@ def refit_many(fit, responses, *, threads=None, progress=True, executor=None, ch
     """Refit ``fit`` to every column of ``responses`` (nobs × nsim, e.g. from ``fit.simulate``).
 
     Returns a polars DataFrame with one row per (replicate, term): sim, term, estimate,
-    std_error, loglik, converged, message. A replicate whose fit fails has converged = false
-    and its message; the others are intact.
+    std_error, loglik, converged, separated, message. A replicate whose fit fails, or whose
+    binomial response is separated (no maximum exists), has converged = false and its message;
+    the others are intact.
     """
     adapter = adapter_of(fit)
     y = np.asarray(responses, dtype=float)
@@ -141,7 +160,7 @@ def bootstrap(fit, nsim: int = 1000, seed: int | None = None, *, threads=None, p
     >>> fit = gx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=cbpp)
     >>> boot = fit.bootstrap(nsim=20, seed=1, progress=False)
     >>> boot.table.columns
-    ['sim', 'term', 'estimate', 'std_error', 'loglik', 'converged', 'message']
+    ['sim', 'term', 'estimate', 'std_error', 'loglik', 'converged', 'separated', 'message']
     >>> boot.table.equals(fit.bootstrap(nsim=20, seed=1, threads=1, progress=False).table)
     True
     """
@@ -149,4 +168,13 @@ def bootstrap(fit, nsim: int = 1000, seed: int | None = None, *, threads=None, p
     nsim, seed = checks.integer("nsim", nsim), checks.seed(seed)
     table = _refit(adapter, responses=None, nsim=nsim, seed=seed, threads=threads, progress=progress, executor=executor, chunk_size=chunk_size)
     names = adapter.estimate_names() + adapter.parameter_names()
+    n_separated = int(table.filter(table["term"] == names[0])["separated"].sum())
+    if n_separated:
+        import warnings
+
+        from glmmx.exceptions import FitWarning
+
+        warnings.warn(f"{n_separated} of {nsim} bootstrap replicates are separated (their likelihood has no maximum); "
+                      "they are marked converged=False and left out of confint(), which counts them in n_separated",
+                      FitWarning, stacklevel=3)
     return BootstrapResult(table=table, original=dict(zip(names, map(float, adapter.original()))), seed=seed)

@@ -145,7 +145,8 @@ def glmer(
         offset = np.zeros(design.n) if design.offset is None else np.asarray(design.offset, dtype=float)
         fit = fit_crossed(design, formula=formula, family=family, link=link, nagq=nagq, y=y, m=m, offset=offset,
                           start=start, max_iter=max_iter, threads=threads)
-        fit = _unbounded_variance(fit, family=family, y=y, m=m, groups=[(t.group, t.codes) for t in fit.re.terms])
+        fit = _separated(fit, family=family, y=y, m=m, X=design.X, x_names=design.x_names,
+                        groups=[(t.group, t.codes) for t in fit.re.terms])
         _warn(fit)
         return fit
     re = single_factor(design.random, what="glmer")
@@ -159,33 +160,24 @@ def glmer(
     raw = core.fit(n_agq=nagq, max_iter=max_iter, theta0=theta0, beta0=beta0, threads=threads)
     fit = GlmerResult.from_core(raw, core=core, core_args=core_args, design=design, re=re, family=family, link=link,
                                 nagq=nagq, formula=formula, y=y, m=m, offset=offset, cluster_freq=freq, max_iter=max_iter)
-    fit = _unbounded_variance(fit, family=family, y=y, m=m, groups=[(re.group, re.codes)])
+    fit = _separated(fit, family=family, y=y, m=m, X=design.X, x_names=design.x_names, groups=[(re.group, re.codes)])
     _warn(fit)
     return fit
 
 
-def _unbounded_variance(fit, *, family, y, m, groups):
-    """The fit marked not converged when a grouping factor separates the response: every one
-    of its clusters (with observations) is all successes or all failures. The likelihood then
-    keeps rising as that factor's variance grows (σ → ∞: each cluster's probability of its
-    pattern tends to that of one sign of its random effect); a small gradient there says only
-    that the likelihood flattens, and the optimiser stops where the flattening outruns its
-    tolerance, a place that moves with nagq. ``groups``: (name, codes) per grouping factor."""
+def _separated(fit, *, family, y, m, X, x_names, groups):
+    """The fit marked not converged when its binomial response is separated by a 0/1 column of
+    X or by a grouping factor (``design.separation``): the likelihood has no maximum there, and
+    a small gradient says only that it flattens, at a place that moves with nagq."""
     if family != "binomial" or not fit.converged:
         return fit
-    successes, trials = y * m, m
-    for name, codes in groups:
-        s = np.bincount(codes, weights=successes)
-        t = np.bincount(codes, weights=trials)
-        seen = t > 0
-        # a cluster of one trial gains nothing from a larger variance (its probability is a
-        # function of η/√(σ² + π²/3)), so some cluster must hold more than one
-        if t.max(initial=0) > 1 and np.all((s[seen] <= 1e-9 * t[seen]) | (s[seen] >= t[seen] * (1 - 1e-9))):
-            message = (f"the variance of the random effects of {name} is unbounded: each of its {int(seen.sum())} "
-                       "clusters is all successes or all failures, so the likelihood rises as the variance grows "
-                       "(sigma -> infinity) and has no maximum; the reported estimates are where the optimiser stopped")
-            return dataclasses.replace(fit, converged=False, message=message)
-    return fit
+    from glmmx.design.separation import separation
+
+    why = separation(y, m, X, x_names, groups)[0]
+    if why is None:
+        return fit
+    message = f"{why}, so the likelihood has no maximum; the reported estimates are where the optimiser stopped"
+    return dataclasses.replace(fit, converged=False, message=message)
 
 
 def _warn(fit) -> None:

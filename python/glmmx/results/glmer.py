@@ -288,7 +288,7 @@ class GlmerResult:
         """Refit the model to each column of ``responses`` (nobs × nsim, e.g. from
         ``simulate``), in parallel in Rust, each fit started from these estimates.
 
-        Returns a polars DataFrame: sim, term, estimate, std_error, loglik, converged, message
+        Returns a polars DataFrame: sim, term, estimate, std_error, loglik, converged, separated, message
         (fixed effects with standard errors, then the random-effect standard deviations and
         correlations with lme4's names). ``executor`` may be a concurrent.futures.Executor or
         a Dask distributed.Client: chunks of replicates then run on its workers.

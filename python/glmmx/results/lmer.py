@@ -241,7 +241,7 @@ class LmerResult:
     def refit_many(self, responses, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
         """Refit the model to each column of ``responses`` (nobs × nsim), in parallel in Rust,
         each fit started from these estimates. A polars DataFrame: sim, term, estimate,
-        std_error, loglik, converged, message (fixed effects with standard errors, then the
+        std_error, loglik, converged, separated, message (fixed effects with standard errors, then the
         random-effect standard deviations and correlations and sigma)."""
         from glmmx.batch.engine import refit_many
 

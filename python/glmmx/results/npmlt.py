@@ -105,7 +105,6 @@ class NpmltResult:
     @classmethod
     def from_core(cls, raw, prep, *, k, link, random_dist, nagq, se, eb, max_iter=500):
         q = prep.q
-        d = prep.Z.shape[1]
         names = coefficient_names(prep.x_names, prep.npo, q)
         if random_dist == "npml":
             pts = np.asarray(raw.mass_points)
@@ -331,7 +330,7 @@ class NpmltResult:
     def refit_many(self, responses, *, threads: int | None = None, progress: bool = True, executor=None, chunk_size: int | None = None):
         """Refit to each column of ``responses`` (categories 1..Q), in parallel in Rust, each
         mass-point fit started from these estimates. A polars DataFrame: sim, term, estimate,
-        std_error, loglik, converged, message (coefficients with standard errors, then the
+        std_error, loglik, converged, separated, message (coefficients with standard errors, then the
         random-effects variances and covariances, which do not depend on how points are
         labelled)."""
         from glmmx.batch.engine import refit_many
