@@ -108,16 +108,7 @@ def run_interrupted(setup: str, call: str, after: str, wait: float = 1.0):
     return line, returned, rest, err
 
 
-# Known gap (issue #14, measured 2026-12-04): the crossed lmer's dense part (here 2,000 item
-# columns) is factored and inverted by one faer call each, ~0.25 s and ~0.3 s, which a signal
-# cannot stop: the call comes back 0.0-0.5 s after SIGINT depending on when it lands. Splitting
-# those dense steps into panels with a look at the token between them is the fix still to do.
-SLOW_TO_STOP = {"lmer_crossed_fit": "the dense Cholesky and inverse of a 2,000-column block are not interruptible yet (up to 0.5 s)"}
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.xfail(reason=SLOW_TO_STOP[n], strict=False)) if n in SLOW_TO_STOP else n for n in CASES]
-)
+@pytest.mark.parametrize("name", list(CASES))
 def test_ctrl_c_stops_long_work_within_a_fifth_of_a_second(name):
     line, returned, rest, err = run_interrupted(*CASES[name])
     assert line and line[0] == "interrupted", f"the call was not interrupted: {line} {err}"

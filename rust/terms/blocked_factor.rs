@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::numerics::cancel;
 use crate::terms::blocked::{ReTermData, Structure};
+use crate::terms::dense_panels;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
@@ -436,11 +437,7 @@ pub fn factor(s: &Structure, m: &mut BlockValues) -> Result<()> {
 fn factor_dense(s: &Structure, t: &mut Mat<f64>) -> Result<()> {
     let n = s.n_t - usize::from(s.extra > 0);
     if n > 0 {
-        let par = dense_par(n);
-        let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-        let view = t.as_mut().submatrix_mut(0, 0, n, n);
-        llt::factor::cholesky_in_place(view, Default::default(), par, MemStack::new(&mut mem), Default::default())
-            .map_err(|_| Error::NotPositiveDefinite { what: "the dense block of the penalised system (are the fixed effects collinear?)", block: None })?;
+        dense_panels::cholesky(t.as_mut().submatrix_mut(0, 0, n, n), dense_par(n))?;
     }
     if s.extra > 0 && n > 0 {
         let mut rhs = Mat::from_fn(n, 1, |i, _| t[(n, i)]);

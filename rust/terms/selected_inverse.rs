@@ -9,8 +9,7 @@ use crate::error::Result;
 use crate::numerics::{cancel, governor};
 use crate::terms::blocked::Structure;
 use crate::terms::blocked_factor::{BlockValues, dense_par, symmetrize};
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt;
+use crate::terms::dense_panels;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Mat, MatMut, MatRef, Par};
 
@@ -19,10 +18,8 @@ use faer::{Mat, MatMut, MatRef, Par};
 /// `upto = q_T` this is M⁻¹ = (ΛᵀZᵀWZΛ + I)⁻¹; with `upto = q_T + p`, the full C⁻¹.
 pub fn selected_inverse(s: &Structure, l: &BlockValues, upto: usize, z: &mut BlockValues) -> Result<()> {
     if upto > 0 {
-        let par = dense_par(upto);
-        let mut mem = MemBuffer::new(llt::inverse::inverse_scratch::<f64>(upto, par));
         let mut out = z.t.as_mut().submatrix_mut(0, 0, upto, upto);
-        llt::inverse::inverse(out.as_mut(), l.t.as_ref().submatrix(0, 0, upto, upto), par, MemStack::new(&mut mem));
+        dense_panels::inverse(out.as_mut(), l.t.as_ref().submatrix(0, 0, upto, upto), dense_par(upto))?;
         symmetrize(out);
     }
     let cutoff = (s.q_sparse + upto) as u32;
