@@ -32,10 +32,9 @@ class BootstrapResult:
             raise ModelSpecError(f"method must be 'percentile', 'basic' or 'normal', not {method!r}")
         alpha = (1 - level) / 2
         rows = []
-        separated = self.table["separated"] if "separated" in self.table.columns else pl.Series([False] * self.table.height)
         for term, est in self.original.items():
             mine = self.table["term"] == term
-            n_sep = int((mine & separated).sum())
+            n_sep = int((mine & self.table["separated"]).sum())
             v = self.table.filter(mine & pl.col("converged"))["estimate"].drop_nans().drop_nulls().to_numpy()
             if len(v) == 0:
                 rows.append((term, est, np.nan, np.nan, 0, n_sep))

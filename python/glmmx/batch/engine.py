@@ -93,6 +93,7 @@ def _mark_separated(adapter, raw: dict, responses, n_rep: int, seed: int) -> Non
     """Replicates whose response is separated (``design.separation``) marked not converged,
     with the reason as their message: their estimates are where the optimiser stopped on a
     likelihood with no maximum. The simulated responses are drawn again, a block at a time."""
+    raw["separated"] = [False] * n_rep
     if not adapter.separable:
         return
     block = max(1, 20_000_000 // max(1, adapter.n_rows()))
@@ -101,6 +102,7 @@ def _mark_separated(adapter, raw: dict, responses, n_rep: int, seed: int) -> Non
         y = responses[:, first:first + count] if responses is not None else adapter.simulate(count, seed, None, first)
         for k, why in enumerate(adapter.separation(y), start=first):
             if why is not None:
+                raw["separated"][k] = True
                 raw["converged"][k] = False
                 raw["message"][k] = why if not raw["message"][k] else f"{why}; {raw['message'][k]}"
 
@@ -124,7 +126,7 @@ def _table(adapter, raw: dict):
             "std_error": errors.reshape(-1),
             "loglik": np.repeat(raw["loglik"], k),
             "converged": np.repeat(np.asarray(raw["converged"], dtype=bool), k),
-            "separated": np.repeat(np.array([m.startswith("separated") for m in raw["message"]], dtype=bool), k),
+            "separated": np.repeat(np.asarray(raw["separated"], dtype=bool), k),
             "message": np.repeat(np.array(raw["message"], dtype=object), k).tolist(),
         }
     ).with_columns(pl.col("std_error").fill_nan(None))

@@ -137,7 +137,6 @@ class _Prepared:
     """Everything the core needs, in cluster order, plus what the result reports."""
 
     def __init__(self, formula, data, random, npo, id, link):
-
         columns = _columns_of(data)
         _check_id(data, id)
         rterms = _check_rhs("random", random, columns)
