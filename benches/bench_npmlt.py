@@ -17,14 +17,12 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 import glmmx as gx
 
-SCHIZO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "schizo.csv"
 MIXCAT_SECONDS = {"schizo_rs_k2": 0.56, "schizo_ri_k4": 6.79, "simulated": None}
 
 
@@ -44,12 +42,9 @@ def simulated(n_clusters=20_000, per=5, seed=7) -> pl.DataFrame:
 
 def cases():
     out = []
-    if SCHIZO.exists():
-        schizo = pl.read_csv(SCHIZO)
-        out.append(("schizo_rs_k2", lambda t: gx.npmlt("y ~ trt*sqrt(wk)", schizo, random="~1 + trt", id="id", k=2, threads=t)))
-        out.append(("schizo_ri_k4", lambda t: gx.npmlt("y ~ trt*sqrt(wk)", schizo, random="~1", id="id", k=4, threads=t)))
-    else:
-        print(f"schizo data not found at {SCHIZO}: skipping the schizo cases", file=sys.stderr)
+    schizo = gx.datasets.load("schizo")
+    out.append(("schizo_rs_k2", lambda t: gx.npmlt("y ~ trt*sqrt(wk)", schizo, random="~1 + trt", id="id", k=2, threads=t)))
+    out.append(("schizo_ri_k4", lambda t: gx.npmlt("y ~ trt*sqrt(wk)", schizo, random="~1", id="id", k=4, threads=t)))
     sim = simulated()
     out.append(("simulated", lambda t: gx.npmlt("y ~ x + g", sim, random="~1", id="id", k=4, threads=t)))
     return out

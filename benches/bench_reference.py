@@ -1,4 +1,4 @@
-"""Time every reference fit of ../shared/reference that glmer covers (median and min of --repeat,
+"""Time every reference fit of tests/reference that glmer covers (median and min of --repeat,
 warm-up excluded) with glmmx, lme4 (same data, formula and nAGQ, timed inside R) and the PyPI
 package glmm (odd nagq only: timed at the next odd order), and show the log-likelihood each reaches.
 
@@ -52,7 +52,7 @@ def run(args) -> dict:
     out = {"machine": T.machine(), "fits": []}
     for name, data, formula, nagq, glmm_formula, target in FITS:
         df = _data.load(data)
-        ref = json.loads((_data.SHARED.parent / "reference" / f"{name}.json").read_text())
+        ref = json.loads((_data.REFERENCE / f"{name}.json").read_text())
         eng = {"glmmx": T.run_glmmx(df, formula, nagq, repeat=args.repeat)}
         if not args.no_r:
             eng["lme4"] = T.run_lme4(df, formula, nagq, repeat=args.repeat)
@@ -93,7 +93,7 @@ def text(res: dict) -> str:
         f"Reference fits, median and min of repeats after one warm-up; {res['machine']}", "",
         T.table(times, ["fit", "nagq", "glmmx", "min", "lme4", "÷ glmmx", "glmm nagq", "glmm", "÷ glmmx", "target"]),
         "", "Log-likelihoods (full, binomial coefficients included; lme4's nAGQ > 1 cbind value put on that scale):", "",
-        T.table(lls, ["fit", "glmmx", "lme4 (this run)", "lme4 (../shared/reference)", "glmm",
+        T.table(lls, ["fit", "glmmx", "lme4 (this run)", "lme4 (tests/reference)", "glmm",
                       "glmmx − lme4", "glmmx − glmm"]),
         "", *sorted(notes),
     ])

@@ -1,5 +1,5 @@
 """Every number of a set of fits, to full precision, for checking that a change leaves results
-bit-identical: the reference fits of ../shared/reference, lme4's crossed and nested examples, the
+bit-identical: the reference fits of tests/reference, lme4's crossed and nested examples, the
 crossed glmer fits, npmlt, and a few bootstrap replicates of each model kind.
 
     python benches/fingerprint.py > before.json      # on the old code
@@ -23,7 +23,6 @@ import polars as pl
 
 import glmmx as gx
 
-TESTDATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 HR_RS = "HR_incr ~ Time + Drug + Time*Drug + (1 + Time | Patient)"
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 VERBAGG = "r2 ~ (Anger + Gender + btype + situ)^2 + (1 | id) + (1 | item)"
@@ -64,9 +63,9 @@ def npmlt_prints(fit) -> dict:
 
 def fits() -> dict:
     hr, cbpp = _data.heart_rate(), _data.cbpp()
-    schizo = pl.read_csv(_data.SHARED / "schizo.csv")
-    sleep = pl.read_csv(_data.SHARED / "sleepstudy.csv")
-    verbagg = pl.read_csv(TESTDATA / "VerbAgg.csv")
+    schizo = _data.bundled("schizo")
+    sleep = _data.bundled("sleepstudy")
+    verbagg = _data.bundled("VerbAgg")
     out = {}
     for nagq in (0, 1, 10, 20):
         out[f"HR_ri_nAGQ{nagq}"] = glmer_prints(gx.glmer(_data.HR_FORMULA, data=hr, family="binomial", nagq=nagq))
@@ -81,9 +80,9 @@ def fits() -> dict:
     out["HR_lmer_reml"] = lmer_prints(gx.lmer("HR ~ Time + Drug + Time*Drug + (1 + Time | Patient)", data=hr))
     out["sleep_reml"] = lmer_prints(gx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep))
     out["sleep_ml"] = lmer_prints(gx.lmer("Reaction ~ Days + (Days || Subject)", data=sleep, reml=False))
-    pen = pl.read_csv(TESTDATA / "Penicillin.csv")
+    pen = _data.bundled("Penicillin")
     out["penicillin"] = lmer_prints(gx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data=pen))
-    pastes = pl.read_csv(TESTDATA / "Pastes.csv")
+    pastes = _data.bundled("Pastes")
     out["pastes"] = lmer_prints(gx.lmer("strength ~ 1 + (1 | batch/cask)", data=pastes))
     npm = gx.npmlt("y ~ trt*sqrt(wk)", data=schizo, random="~1 + trt", id="id", k=2)
     out["schizo_np_k2"] = npmlt_prints(npm)

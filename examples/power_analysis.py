@@ -13,24 +13,24 @@ clinically interesting size, and for each planned number of patients
    all refits in Rust, on every core),
 4. count how often the likelihood-ratio test of the interaction (2 df) rejects at 5%.
 
-    python examples/power_analysis.py [path/to/HR.csv]
+    python examples/power_analysis.py [--quick] [--out DIR]
 
-Writes examples/output/power_time_drug.png when matplotlib is installed.
+Writes <out>/power_time_drug.png when matplotlib is installed. ``--quick`` runs two sizes with
+50 studies each.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scipy.stats import chi2
 
 import glmmx as gx
+from _common import options, pyplot
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "HR.csv"
 FULL = "HR_incr ~ Time + Drug + Time*Drug + (1 | Patient)"
 REDUCED = "HR_incr ~ Time + Drug + (1 | Patient)"
 INTERACTION = {"Time:Drugb": 2.5, "Time:Drugp": -2.5}  # effect sizes on the logit scale per unit of time
@@ -52,11 +52,11 @@ def planned_design(n_patients: int, times) -> pl.DataFrame:
     )
 
 
-def power_at(n: int, truth: dict, times, seed: int) -> tuple[float, int]:
+def power_at(n: int, truth: dict, times, seed: int, nsim: int = NSIM) -> tuple[float, int]:
     design = planned_design(n, times)
     full = gx.glmer(FULL, data=design)
     reduced = gx.glmer(REDUCED, data=design)
-    sims = full.simulate(NSIM, seed=seed, params=truth)
+    sims = full.simulate(nsim, seed=seed, params=truth)
     f = full.refit_many(sims, progress=False).group_by("sim", maintain_order=True).agg(pl.col("loglik").first(), pl.col("converged").first())
     r = reduced.refit_many(sims, progress=False).group_by("sim", maintain_order=True).agg(pl.col("loglik").first(), pl.col("converged").first())
     ok = (f["converged"] & r["converged"]).to_numpy()
@@ -65,40 +65,33 @@ def power_at(n: int, truth: dict, times, seed: int) -> tuple[float, int]:
     return float(np.mean(pvalue[ok] < 0.05)), int(ok.sum())
 
 
-def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    if not path.exists():
-        raise SystemExit(f"HR.csv not found at {path}; pass its path as the first argument")
-    hr = pl.read_csv(path).with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
+def main(argv=None) -> int:
+    args = options(__doc__, argv)
+    nsim, sizes = (50, PATIENTS[:2]) if args.quick else (NSIM, PATIENTS)
+    hr = gx.datasets.load("HR").with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
     seed_fit = gx.glmer(FULL, data=hr, nagq=1)
     beta = seed_fit.fixef() | INTERACTION
     truth = {"theta": seed_fit.theta, "beta": beta}
     times = np.sort(hr["Time"].unique().to_numpy())
     print("Truth: " + ", ".join(f"{k} = {v:.3f}" for k, v in beta.items()) + f", sd(Patient) = {seed_fit.theta[0]:.3f}")
     rows = []
-    for k, n in enumerate(PATIENTS):
+    for k, n in enumerate(sizes):
         start = time.perf_counter()
-        power, used = power_at(n, truth, times, seed=k)
+        power, used = power_at(n, truth, times, seed=k, nsim=nsim)
         elapsed = time.perf_counter() - start
         half = 1.96 * np.sqrt(power * (1 - power) / used)
         rows.append({"patients": n, "power": power, "ci_low": power - half, "ci_high": power + half, "converged": used, "seconds": elapsed})
-        print(f"{n:4d} patients: power {power:.3f} (95% CI {power - half:.3f} to {power + half:.3f}), {2 * NSIM} refits in {elapsed:.2f} s")
+        print(f"{n:4d} patients: power {power:.3f} (95% CI {power - half:.3f} to {power + half:.3f}), {2 * nsim} refits in {elapsed:.2f} s")
     table = pl.DataFrame(rows)
     print(table)
-    plot(table)
+    plot(table, args.out)
+    return 0
 
 
-def plot(table: pl.DataFrame) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'glmmx[plot]')")
+def plot(table: pl.DataFrame, out) -> None:
+    plt = pyplot()
+    if plt is None:
         return
-    out = Path(__file__).resolve().parent / "output"
-    out.mkdir(exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar(table["patients"], table["power"], yerr=[table["power"] - table["ci_low"], table["ci_high"] - table["power"]], marker="o", capsize=3)
     ax.axhline(0.8, ls="--", color="grey", lw=1)
@@ -112,4 +105,4 @@ def plot(table: pl.DataFrame) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

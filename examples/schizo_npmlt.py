@@ -3,32 +3,25 @@
 NIMH schizophrenia trial: severity 1-4 of 437 patients at weeks 0-6, treatment vs placebo.
 Cumulative-logit models with a mass-point random intercept (and random treatment slope),
 the number of support points chosen by likelihood, a normal random intercept for comparison,
-and a plot of the fitted mass-point distribution (points sized by mass) in
-examples/output/schizo_mass_points.png (needs matplotlib: pip install 'glmmx[plot]').
+and plots of the fitted mass-point distributions (points sized by mass):
+<out>/schizo_mass_points.png and <out>/schizo_mass_points_slope.png (needs matplotlib:
+pip install 'glmmx[plot]'). The data are the package's copy: ``gx.datasets.load("schizo")``.
 
-Run from the repository root: python examples/schizo_npmlt.py
+    python examples/schizo_npmlt.py [--quick] [--out DIR]
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
-
-import polars as pl
 
 import glmmx as gx
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "schizo.csv"
-OUT = ROOT / "examples" / "output"
+from _common import options, pyplot
 
 
-def main() -> int:
-    if not DATA.exists():
-        print(f"schizo data not found at {DATA}; this example needs ../shared/data/schizo.csv")
-        return 0
-    schizo = pl.read_csv(DATA)
+def main(argv=None) -> int:
+    args = options(__doc__, argv)
+    schizo = gx.datasets.load("schizo")
     formula = "y ~ trt*sqrt(wk)"
 
     print("== Random intercept, K = 2 (mixcat: -2 log L 3452.7001 in 90 iterations) ==")
@@ -44,7 +37,7 @@ def main() -> int:
     print(npo.coef_table(), "\n")
 
     print("== Number of support points (NPML estimate: where -2 log L stops improving) ==")
-    print(gx.select_k(formula, schizo, id="id", k=range(1, 7)), "\n")
+    print(gx.select_k(formula, schizo, id="id", k=range(1, 4) if args.quick else range(1, 7)), "\n")
 
     print("== K = 4, the NPML maximum (mixcat: maxit reached, converges only at iteration 684) ==")
     k4 = gx.npmlt(formula, schizo, random="~1", id="id", k=4)
@@ -64,16 +57,12 @@ def main() -> int:
     print(f"-2 log L: normal {normal.m2loglik:.4f}, NPML K=4 {k4.m2loglik:.4f}")
     print(normal.coef_table(), "\n")
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        print("matplotlib is not installed: skipping the mass-point plot (pip install 'glmmx[plot]')")
+    if pyplot() is None:
         return 0
-    path = OUT / "schizo_mass_points.png"
+    path, slope_path = args.out / "schizo_mass_points.png", args.out / "schizo_mass_points_slope.png"
     k4.plot_mass_points(path)
-    rs.plot_mass_points(OUT / "schizo_mass_points_slope.png")
-    print(f"mass-point plots written to {path} and {OUT / 'schizo_mass_points_slope.png'}")
+    rs.plot_mass_points(slope_path)
+    print(f"mass-point plots written to {path} and {slope_path}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Shared fixtures: the shared data/reference folders (../shared from the repository root),
-R reference values, and the comparison rules declared once per quantity."""
+"""Shared fixtures: the bundled data sets (glmmx.datasets), the R reference values
+(tests/reference/*.json, each holding its R call), and the comparison rules declared once per
+quantity. Nothing here reads outside the repository."""
 
 from __future__ import annotations
 
@@ -10,30 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-SHARED_DATA = SHARED / "data"
-SHARED_REFERENCE = SHARED / "reference"
-LOCAL_REFERENCE = Path(__file__).resolve().parent / "reference_r"
+REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
-def shared_csv(name: str):
-    """A data set from ../shared/data as a polars DataFrame, or skip the test."""
-    import polars as pl
+def dataset(name: str):
+    """A bundled data set (``glmmx.datasets.load``) as a polars DataFrame."""
+    import glmmx as gx
 
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared data folder (../shared/data) is needed for this test")
-    return pl.read_csv(path)
+    return gx.datasets.load(name)
 
 
 def reference(name: str) -> dict:
-    """An R reference result: ../shared/reference/<name>.json, or tests/reference_r/<name>.json."""
-    for folder in (SHARED_REFERENCE, LOCAL_REFERENCE):
-        path = folder / f"{name}.json"
-        if path.exists():
-            return json.loads(path.read_text())
-    pytest.skip(f"reference {name}.json is absent (../shared/reference is needed for this test)")
+    """An R reference result, tests/reference/<name>.json (its "call" key holds the R call)."""
+    return json.loads((REFERENCE / f"{name}.json").read_text())
 
 
 def same_sig(actual, expected, sig: int = 3) -> bool:
@@ -57,12 +47,9 @@ def assert_sig(actual, expected, sig: int = 3, what: str = "") -> None:
 def heart_rate():
     import polars as pl
 
-    return shared_csv("HR.csv").with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
+    return dataset("HR").with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
 
 
 @pytest.fixture(scope="session")
 def cbpp():
-    import polars as pl
-
-    df = shared_csv("cbpp.csv")
-    return df.with_columns(pl.col("period").cast(pl.String).cast(pl.Enum(["1", "2", "3", "4"])))
+    return dataset("cbpp")

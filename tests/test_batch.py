@@ -119,9 +119,9 @@ def test_progress_bar_runs(fit, capsys):
 
 @pytest.fixture(scope="module")
 def npmlt_fit():
-    from conftest import shared_csv
+    from conftest import dataset
 
-    schizo = shared_csv("schizo.csv")
+    schizo = dataset("schizo")
     return gx.npmlt("y ~ trt*sqrt(wk)", data=schizo, random="~1", id="id", k=2)
 
 
@@ -146,9 +146,9 @@ def test_npmlt_simulated_categories_follow_the_fitted_model(npmlt_fit):
 
 
 def test_lmer_bootstrap_is_identical_for_any_thread_count_and_equals_refits():
-    from conftest import shared_csv
+    from conftest import dataset
 
-    hr = shared_csv("HR.csv")
+    hr = dataset("HR")
     fit = gx.lmer("HR ~ Time + Drug + Time*Drug + (1 + Time | Patient)", data=hr)
     one = fit.bootstrap(nsim=30, seed=6, threads=1, progress=False).table
     two = fit.bootstrap(nsim=30, seed=6, threads=2, progress=False).table
@@ -159,9 +159,9 @@ def test_lmer_bootstrap_is_identical_for_any_thread_count_and_equals_refits():
 
 def test_lmer_simulations_have_the_fitted_moments():
     """The residual and random-intercept variances of lmer simulations match the fit's."""
-    from conftest import shared_csv
+    from conftest import dataset
 
-    hr = shared_csv("HR.csv")
+    hr = dataset("HR")
     fit = gx.lmer("HR ~ Time + Drug + (1 | Patient)", data=hr)
     sims = fit.simulate(4000, seed=2)
     assert abs(sims.mean() - fit.fitted().mean()) < 0.5
@@ -186,9 +186,9 @@ def test_crossed_glmer_bootstrap_is_identical_for_any_thread_count_and_equals_re
 def test_executor_payloads_of_lmer_crossed_glmer_and_npmlt_give_the_local_tables(npmlt_fit):
     """On a worker each fit's replicates are rebuilt from the payload (its own core object is
     used locally): the tables must agree."""
-    from conftest import shared_csv
+    from conftest import dataset
 
-    sleep = shared_csv("sleepstudy.csv")
+    sleep = dataset("sleepstudy")
     rng = np.random.default_rng(5)
     a, b = np.repeat(np.arange(20), 12), np.tile(np.arange(12), 20)
     eta = 0.2 + 0.6 * rng.normal(size=20)[a] + 0.5 * rng.normal(size=12)[b]

@@ -23,10 +23,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+import glmmx as gx
 from glmmx.design.build import build_design, model_matrix, r_sort_key
 from glmmx.exceptions import FitWarning, ModelSpecError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture
@@ -412,15 +412,8 @@ def test_newdata_reproduces_training_columns(d):
     assert model_matrix(design.spec, d, random=False).random is None
 
 
-def _shared(name):
-    path = SHARED / "data" / name
-    if not path.exists():
-        pytest.skip(f"{path} not found: the shared data sets live in ../shared/data beside the repository")
-    return pl.read_csv(path)
-
-
 def test_hr_design_matches_lme4():
-    hr = _shared("HR.csv")
+    hr = gx.datasets.load("HR")
     # names(fixef(lmer(HR ~ Time + Drug + Time*Drug + (1 + Time | Patient), data = HR)))
     design = _build("HR ~ Time + Drug + Time*Drug + (1 + Time | Patient)", hr)
     assert design.x_names == ("(Intercept)", "Time", "Drugb", "Drugp", "Time:Drugb", "Time:Drugp")
@@ -433,13 +426,13 @@ def test_hr_design_matches_lme4():
 
 
 def test_schizo_and_cbpp_designs():
-    schizo = _shared("schizo.csv")
+    schizo = gx.datasets.load("schizo")
     design = _build(
         "y ~ trt + sqrt(wk) + trt*sqrt(wk)", schizo, id="id", extra=["~1 + trt", "~trt + sqrt(wk)"]
     )
     assert design.x_names == ("(Intercept)", "trt", "sqrt(wk)", "trt:sqrt(wk)")
     assert design.extra[1].names == ("(Intercept)", "trt", "sqrt(wk)")
-    cbpp = _shared("cbpp.csv")
+    cbpp = gx.datasets.load("cbpp")
     design = _build("cbind(incidence, size - incidence) ~ factor(period) + (1 | herd)", cbpp)
     assert design.x_names == ("(Intercept)", "factor(period)2", "factor(period)3", "factor(period)4")
     assert design.random[0].levels == tuple(str(i) for i in range(1, 16))

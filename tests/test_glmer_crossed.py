@@ -1,5 +1,5 @@
 """glmer with several grouping factors (crossed or nested terms; Laplace and nagq=0):
-lme4 1.1-31 reference fits (tests/reference_r/glmer_crossed_reference.R), recovery of known
+lme4 1.1-31 reference fits (tests/reference/glmer_crossed_reference.R), recovery of known
 variance components from simulated data, the exact gradient against finite differences, and
 invariance to row order and thread count.
 
@@ -10,7 +10,7 @@ files), which reproduces glmmx's log-likelihood to 1e-7: estimates, standard err
 components are compared with those runs, the log-likelihood with both (never below lme4's).
 On VerbAgg the surface is flat to 2e-8 across the 4th digit of some estimates: glmmx's point is
 higher than lme4's tight optimum on lme4's own deviance function
-(tests/reference_r/verbagg_devfun_at_glmmx.R), so there estimates are compared to 3 figures.
+(tests/reference/verbagg_devfun_at_glmmx.R), so there estimates are compared to 3 figures.
 lme4's VerbAgg standard errors come from its finite-difference Hessian of a deviance that its
 penalised IRLS evaluates to ~1e-7; they move by 0.3% between its default and tight runs. glmmx's
 agree to 1e-5 between forward and central differences of the exact gradient (checked below),
@@ -20,22 +20,20 @@ and with lme4's tight run to 0.5%.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from conftest import LOCAL_REFERENCE, assert_sig, reference
+from conftest import REFERENCE, assert_sig, reference
 
 import glmmx as gx
 
-DATA = Path(__file__).resolve().parent / "data"
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)"
 VERBAGG = "r2 ~ (Anger + Gender + btype + situ)^2 + (1 | id) + (1 | item)"
 
 
 def tight(name: str) -> dict:
-    return json.loads((LOCAL_REFERENCE / f"{name}_tight.json").read_text())
+    return json.loads((REFERENCE / f"{name}_tight.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,7 @@ def cbpp_obs(cbpp):
 
 @pytest.fixture(scope="module")
 def verbagg():
-    return pl.read_csv(DATA / "VerbAgg.csv")
+    return gx.datasets.load("VerbAgg")
 
 
 CASES = {

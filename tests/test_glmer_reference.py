@@ -4,8 +4,8 @@ lme4's default inner PIRLS stops at tolPwrss = 1e-7, so its Laplace deviance (an
 finite-difference Hessian behind its standard errors) is evaluated at a slightly inexact
 conditional mode: for HR nAGQ 0/1, HR random slope and cbpp Laplace the shared reference
 log-likelihoods sit 1.6e-4 to 2.8e-4 below the true Laplace optimum and cbpp's standard
-errors are off by up to 1.3%. With tolPwrss = 1e-12 (same R and lme4; tests/reference_r, made
-by tests/reference_r/lme4_tight.R) lme4 reproduces glmmx to 1e-8. Those fits are compared with
+errors are off by up to 1.3%. With tolPwrss = 1e-12 (same R and lme4; tests/reference, made
+by tests/reference/lme4_tight.R) lme4 reproduces glmmx to 1e-8. Those fits are compared with
 the tight runs to the issue's tolerances and with the shared reference on the
 log-likelihood (never below lme4's) and the estimates.
 
@@ -121,9 +121,9 @@ def test_deviance_is_lme4s(case):
 def test_sequential_anova():
     import polars as pl
 
-    from conftest import shared_csv
+    from conftest import dataset
 
-    hr = shared_csv("HR.csv").with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
+    hr = dataset("HR").with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
     fit = gx.glmer(FORMULA_HR.format(re="1"), data=hr, nagq=20)
     ref = reference("HR_ri_nAGQ20")["anova_seq"]
     tab = fit.anova()
@@ -135,7 +135,7 @@ def test_sequential_anova():
 def test_better_than_lme4_on_its_own_objective(heart_rate):
     """HR random slope: lme4 stops with max|grad| = 0.014 (0.007 with a tight PIRLS). glmmx
     converges on the boundary (correlation -1), and lme4's own deviance function, evaluated
-    at glmmx's estimates (tests/reference_r/lme4_devfun_at_glmmx.R), confirms the higher
+    at glmmx's estimates (tests/reference/lme4_devfun_at_glmmx.R), confirms the higher
     log-likelihood."""
     ref = reference("HR_rs_laplace")
     assert ref["converged_lme4"] is False

@@ -123,9 +123,9 @@ def test_too_large_a_crossed_design_is_refused_not_crashed():
 
 def test_a_model_without_fixed_effects_matches_lme4():
     """`0 + (1 | g)`: no fixed-effects columns at all (lmer, and crossed glmer)."""
-    from conftest import shared_csv
+    from conftest import dataset
 
-    sleep = shared_csv("sleepstudy.csv")
+    sleep = dataset("sleepstudy")
     fit = gx.lmer("Reaction ~ 0 + (1 | Subject)", data=sleep)
     # R 4.2.2, lme4 1.1-31: m <- lmer(Reaction ~ 0 + (1|Subject), data = sleepstudy)
     # REMLcrit(m) = 1985.6796909430, getME(m, "theta") = 6.7896872649, sigma(m) = 44.2590690373

@@ -1,6 +1,6 @@
 """lmer against lme4 1.1-31 / lmerTest 3.1-3 (R 4.2.2): the shared reference fits (heart rate
 with a random slope, sleepstudy) and lme4's classic crossed and nested examples (Penicillin,
-Pastes; tests/reference_r/lmer_reference.R made the JSON files and tests/data/*.csv).
+Pastes; tests/reference/lmer_reference.R made the JSON files and the Penicillin/Pastes CSVs now bundled in glmmx.datasets).
 
 Tolerances, declared once: the criterion (REML or ML deviance) within 1e-6 relative — glmmx
 may only be lower, never higher, by more than rounding —, estimates and standard errors to 4
@@ -15,31 +15,29 @@ criterion to 1e-12 relative, and the estimates and variance components are compa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from conftest import LOCAL_REFERENCE, assert_sig, reference, shared_csv
+from conftest import REFERENCE, assert_sig, reference, dataset
 
 import glmmx as gx
 
 CRITERION_RTOL = 1e-6
-DATA = Path(__file__).resolve().parent / "data"
 
 HR = "HR ~ Time + Drug + Time*Drug + (1 + Time | Patient)"
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 
 CASES = {
     # name: (data loader, formula, options)
-    "HR_lmer_reml": (lambda: shared_csv("HR.csv"), HR, {}),
-    "sleep_reml": (lambda: shared_csv("sleepstudy.csv"), SLEEP, {}),
-    "lmer_penicillin": (lambda: pl.read_csv(DATA / "Penicillin.csv"), "diameter ~ 1 + (1 | plate) + (1 | sample)", {}),
-    "lmer_penicillin_ml": (lambda: pl.read_csv(DATA / "Penicillin.csv"), "diameter ~ 1 + (1 | plate) + (1 | sample)", {"reml": False}),
-    "lmer_pastes": (lambda: pl.read_csv(DATA / "Pastes.csv"), "strength ~ 1 + (1 | batch/cask)", {}),
-    "lmer_sleep_uncorrelated": (lambda: shared_csv("sleepstudy.csv"), "Reaction ~ Days + (Days || Subject)", {}),
+    "HR_lmer_reml": (lambda: dataset("HR"), HR, {}),
+    "sleep_reml": (lambda: dataset("sleepstudy"), SLEEP, {}),
+    "lmer_penicillin": (lambda: dataset("Penicillin"), "diameter ~ 1 + (1 | plate) + (1 | sample)", {}),
+    "lmer_penicillin_ml": (lambda: dataset("Penicillin"), "diameter ~ 1 + (1 | plate) + (1 | sample)", {"reml": False}),
+    "lmer_pastes": (lambda: dataset("Pastes"), "strength ~ 1 + (1 | batch/cask)", {}),
+    "lmer_sleep_uncorrelated": (lambda: dataset("sleepstudy"), "Reaction ~ Days + (Days || Subject)", {}),
     "lmer_sleep_weighted_ml": (
-        lambda: shared_csv("sleepstudy.csv").with_columns(w=1 + (pl.col("Days") % 3) / 2),
+        lambda: dataset("sleepstudy").with_columns(w=1 + (pl.col("Days") % 3) / 2),
         SLEEP,
         {"reml": False, "weights": "w"},
     ),
@@ -47,7 +45,7 @@ CASES = {
 
 
 def tight_reference(name: str) -> dict | None:
-    path = LOCAL_REFERENCE / f"{name}_tight.json"
+    path = REFERENCE / f"{name}_tight.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -124,7 +122,7 @@ def test_ml_refit_matches_lme4(heart_rate):
 
 
 def test_anova_lrt_refits_reml_with_ml():
-    sleep = shared_csv("sleepstudy.csv")
+    sleep = dataset("sleepstudy")
     small = gx.lmer("Reaction ~ 1 + (1 | Subject)", data=sleep)
     big = gx.lmer(SLEEP, data=sleep)
     tab = gx.anova(big, small)
@@ -138,9 +136,9 @@ def test_anova_lrt_refits_reml_with_ml():
 @pytest.mark.parametrize("kind", ["type3", "type1"])
 def test_factorial_anova_matches_lmertest(kind):
     """Two fixed factors, their interaction and a covariate: lmerTest's type III and type I
-    tables (tests/reference_r/lmer_reference.R)."""
+    tables (tests/reference/lmer_reference.R)."""
     ref = reference("lmer_HR_factor_anova")
-    hr = shared_csv("HR.csv").with_columns(TimeF=pl.col("Time").cast(pl.String))
+    hr = dataset("HR").with_columns(TimeF=pl.col("Time").cast(pl.String))
     fit = gx.lmer("HR ~ Drug * TimeF + baseHR + (1 | Patient)", data=hr)
     assert fit.reml_criterion == pytest.approx(ref["reml_criterion"], rel=CRITERION_RTOL)
     tab, want = fit.anova(type=3 if kind == "type3" else 1), ref[kind]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +12,12 @@ from glmmx.exceptions import ConvergenceWarning
 
 pl = pytest.importorskip("polars")
 
-SCHIZO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "schizo.csv"
-pytestmark = pytest.mark.skipif(not SCHIZO.exists(), reason=f"schizo data not found at {SCHIZO} (../shared is absent)")
 FORMULA = "y ~ trt*sqrt(wk)"
 
 
 @pytest.fixture(scope="module")
 def schizo():
-    return pl.read_csv(SCHIZO)
+    return gx.datasets.load("schizo")
 
 
 def quiet_fit(data, **kw):

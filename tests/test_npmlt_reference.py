@@ -1,25 +1,19 @@
-"""npmlt against R: mixcat 1.0-4 (../shared/reference/*.json and the spec's tables, §10) and
+"""npmlt against R: mixcat 1.0-4 (tests/reference/*.json and the spec's tables, §10) and
 ordinal::clm for k = 1. Mass points are compared up to relabelling (sorted by intercept)."""
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import glmmx as gx
+from conftest import reference
 from npmlt_spec_values import BOUNDS, CLM, CLM_NOMINAL_M2LOGLIK, CONVERGED, FORMULA
 
 pl = pytest.importorskip("polars")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SCHIZO = SHARED / "data" / "schizo.csv"
-REFERENCE = SHARED / "reference"
-
-pytestmark = pytest.mark.skipif(not SCHIZO.exists(), reason=f"schizo data not found at {SCHIZO} (../shared is absent)")
 
 # tolerances, declared once per quantity
 M2LOGLIK_ATOL = 1e-3
@@ -29,7 +23,7 @@ SE_RTOL = 2e-3
 
 @pytest.fixture(scope="module")
 def schizo():
-    df = pl.read_csv(SCHIZO)
+    df = gx.datasets.load("schizo")
     return df.with_columns(yb=pl.when(pl.col("y") >= 3).then(1).otherwise(2))
 
 
@@ -52,7 +46,7 @@ def close(actual, expected, rtol, atol=0.0):
 
 @pytest.mark.parametrize("name", ["schizo_np_k2", "schizo_npo_k2"])
 def test_mixcat_json_reference(schizo, name):
-    ref = json.loads((REFERENCE / f"{name}.json").read_text())
+    ref = reference(name)
     npo = "~trt + sqrt(wk)" if "formula.npo" in ref["call"] else None
     f = fit(schizo, dict(random="~1 + trt", k=2, npo=npo))
     assert f.converged

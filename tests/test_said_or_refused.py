@@ -6,7 +6,6 @@ a formula without a response and a mixed-type id column get errors naming what i
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -14,18 +13,17 @@ import pytest
 
 import glmmx as gx
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
 def hr():
-    d = pl.read_csv(SHARED / "HR.csv")
+    d = gx.datasets.load("HR")
     return d.with_columns(HR_incr=(pl.col("HR") > pl.col("baseHR")).cast(pl.Int64))
 
 
 @pytest.fixture(scope="module")
 def sleep():
-    return pl.read_csv(SHARED / "sleepstudy.csv")
+    return gx.datasets.load("sleepstudy")
 
 
 def test_a_transform_that_produces_nan_is_warned_about_with_its_count(hr):

@@ -1,35 +1,88 @@
-"""Small data sets bundled for examples: lme4's ``cbpp`` (contagious bovine pleuropneumonia:
-incidence of new cases per herd and period) and ``sleepstudy`` (reaction times over ten days
-of sleep deprivation), and a simulated ordinal study for ``npmlt``.
+"""The data sets of the README, the examples and the tests, bundled with the package.
+
+``load(name)`` gives a polars DataFrame, ``describe(name)`` what it is, where it comes from and
+under which licence, ``names()`` the list. The seed lecture's data: ``HR`` (heart rates under
+three drugs), ``schizo`` (NIMH schizophrenia trial), ``muscatine`` and its count table ``MCRS``
+(childhood obesity), ``housing`` (homeless people's housing status); lme4's ``cbpp``,
+``sleepstudy``, ``Pastes``, ``Penicillin``, ``VerbAgg``, ``InstEval`` and ``grouseticks``; and
+``ordinal()``, a simulated longitudinal ordinal study for ``npmlt``.
 
 Examples
 --------
 >>> import glmmx as gx
 >>> gx.datasets.load("sleepstudy").shape
 (180, 3)
+>>> gx.datasets.load("MCRS").columns[:4]
+['Gender', 'OB77', 'OB79', 'OB81']
 """
 
 from __future__ import annotations
 
 from importlib import resources
 
-_NAMES = ("cbpp", "sleepstudy")
+from glmmx.datasets.catalogue import CATALOGUE
+
+
+def names() -> list[str]:
+    """The bundled data sets' names, for ``load`` and ``describe``."""
+    return list(CATALOGUE)
+
+
+def _entry(name: str):
+    from glmmx.exceptions import ModelSpecError
+
+    if not isinstance(name, str) or name not in CATALOGUE:
+        raise ModelSpecError(f"no bundled data set {name!r}; available: {', '.join(CATALOGUE)}")
+    return CATALOGUE[name]
+
+
+def path(name: str):
+    """The bundled file of data set ``name`` (a ``pathlib.Path`` inside the installed package)."""
+    return resources.files(__name__).joinpath("data", _entry(name).file)
+
+
+def describe(name: str) -> str:
+    """What data set ``name`` holds, its source and its licence."""
+    e = _entry(name)
+    return f"{name}: {e.what}\nSource: {e.source}.\nLicence: {e.licence}.\nFile: {e.file} (sha256 {e.sha256})"
 
 
 def load(name: str):
-    """A bundled data set as a polars DataFrame: ``"cbpp"`` (herd, incidence, size, period as
-    a factor 1..4) or ``"sleepstudy"`` (Reaction, Days, Subject)."""
+    """Data set ``name`` as a polars DataFrame, read from its bundled file.
+
+    Columns are as in the source (R's factors as strings or integer codes); missing values are
+    nulls; ``cbpp``'s ``period`` is a factor (``pl.Enum`` of "1".."4") as in lme4."""
     import polars as pl
 
-    from glmmx.exceptions import ModelSpecError
-
-    if name not in _NAMES:
-        raise ModelSpecError(f"no bundled data set {name!r}; available: {', '.join(_NAMES)}")
-    with resources.files(__name__).joinpath(f"{name}.csv").open("rb") as f:
-        df = pl.read_csv(f)
+    e = _entry(name)
+    with path(name).open("rb") as f:
+        df = pl.read_csv(f, null_values=e.null_values)
     if name == "cbpp":
         df = df.with_columns(pl.col("period").cast(pl.String).cast(pl.Enum(["1", "2", "3", "4"])))
     return df
+
+
+def muscatine_counts(muscatine):
+    """The lecture's count table of the Muscatine study (``MCRS``) from its long form: one row
+    per gender and obesity pattern (OB77, OB79, OB81: 1 obese, 0 not, null not measured), the
+    number of children of each cohort with it in CT1..CT5 (cohort c was aged 4 + 2c in 1977).
+    Rows in the order Gender, OB77, OB79, OB81 with missing last."""
+    import polars as pl
+
+    per_child = (
+        muscatine.with_columns(
+            obese=pl.when(pl.col("obese") == "yes").then(1).when(pl.col("obese") == "no").then(0),
+            year=pl.format("OB{}", 75 + 2 * pl.col("occasion")),
+            cohort=pl.format("CT{}", (pl.col("base_age") - 4) // 2),
+        )
+        .pivot(on="year", index=["id", "gender", "cohort"], values="obese")
+        .rename({"gender": "Gender"})
+    )
+    pattern = ["Gender", "OB77", "OB79", "OB81"]
+    counts = per_child.group_by(*pattern, "cohort").len().cast({"len": pl.Int64})
+    table = counts.pivot(on="cohort", index=pattern, values="len")
+    cohorts = [f"CT{c}" for c in range(1, 6)]
+    return table.select(*pattern, pl.col(cohorts).fill_null(0)).sort(pattern, nulls_last=True)
 
 
 def ordinal(n_clusters: int = 200, visits: int = 4, seed: int = 1):

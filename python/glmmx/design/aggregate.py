@@ -35,7 +35,9 @@ def uncount(data, weights: str, *, id: str | list[str], new_id: str = "id_expand
     """
     import polars as pl
 
-    df = pl.from_pandas(data) if type(data).__module__.startswith("pandas") else data
+    from glmmx.design.pandas_input import from_pandas, is_pandas_frame
+
+    df = from_pandas(data) if is_pandas_frame(data) else data
     ids = [id] if isinstance(id, str) else list(id)
     for col in [weights, *ids]:
         if col not in df.columns:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from glmmx.design.pandas_input import from_pandas, is_pandas_frame
 from glmmx.formula.parse import Expr
 from glmmx.exceptions import FitWarning, ModelSpecError
 
@@ -44,34 +45,11 @@ class ModelFrame:
 # ----------------------------------------------------------------------------------------------
 
 
-def _from_pandas(data) -> pl.DataFrame:
-    """polars from pandas; a column polars cannot read (an object column mixing numbers and
-    strings) is named, with its types, instead of Arrow's message."""
-    try:
-        return pl.from_pandas(data)
-    except Exception as err:  # noqa: BLE001 -- Arrow/polars raise several kinds; each is reported by column
-        for name, col in data.items():
-            try:
-                pl.from_pandas(data[[name]])
-            except Exception:  # noqa: BLE001
-                kinds = sorted({type(v).__name__ for v in col.dropna()})
-                raise ModelSpecError(
-                    f"column {name!r} of the pandas DataFrame cannot be read ({' and '.join(kinds)} values mixed in "
-                    f"one object column); convert it to one type, e.g. df[{name!r}].astype(str)") from err
-        raise
-
-
 def as_frame(data: Any) -> pl.DataFrame | pl.LazyFrame:
     if isinstance(data, (pl.DataFrame, pl.LazyFrame)):
         return data
-    if type(data).__module__.startswith("pandas") and type(data).__name__ == "DataFrame":
-        categories = {
-            name: [str(c) for c in col.cat.categories]
-            for name, col in data.items()
-            if str(col.dtype) == "category"
-        }
-        frame = _from_pandas(data)
-        return frame.with_columns(pl.col(k).cast(pl.String).cast(pl.Enum(v)) for k, v in categories.items())
+    if is_pandas_frame(data):
+        return from_pandas(data)
     raise ModelSpecError(
         f"data must be a polars DataFrame or LazyFrame or a pandas DataFrame, not {type(data).__name__}"
     )

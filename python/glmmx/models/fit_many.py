@@ -31,7 +31,9 @@ def fit_many(formula: str, datasets, model: str = "glmer", *, by: str | None = N
     if model != "glmer":
         raise ModelSpecError(f"fit_many supports model='glmer' (lmer and npmlt come with their batch paths); got {model!r}")
     if by is not None:
-        frame = pl.from_pandas(datasets) if type(datasets).__module__.startswith("pandas") else datasets
+        from glmmx.design.pandas_input import from_pandas, is_pandas_frame
+
+        frame = from_pandas(datasets) if is_pandas_frame(datasets) else datasets
         keys = frame[by].unique(maintain_order=True).to_list()
         datasets = [frame.filter(pl.col(by) == k) for k in keys]
     else:

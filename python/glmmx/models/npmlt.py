@@ -36,7 +36,9 @@ def _id_series(data, id):
         return data.select(id).collect().to_series()
     if isinstance(data, pl.DataFrame):
         return data[id]
-    return pl.from_pandas(data[[id]])[id]
+    from glmmx.design.pandas_input import from_pandas
+
+    return from_pandas(data[[id]])[id]
 
 
 def _check_id(data, id) -> None:

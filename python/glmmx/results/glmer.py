@@ -19,17 +19,25 @@ SEPARATION_LIMIT = 15.0
 
 
 def _separation_notes(X: np.ndarray, beta: np.ndarray, names, family: str):
-    """Flag estimates whose contribution to the linear predictor exceeds 15 on the link
-    scale somewhere in the data (fitted probabilities or rates numerically 0/1 or ∞): the sign
-    of (quasi-)complete separation, where the estimate runs off to infinity."""
-    reach = np.abs(beta) * np.abs(X).max(axis=0)
+    """Flag estimates that carry the fixed-effects linear predictor Xβ beyond ±15 on the link
+    scale (fitted probabilities or rates numerically 0/1 or ∞): the sign of (quasi-)complete
+    separation, where estimates run off to infinity. Rows with a moderate Xβ are ignored, so
+    large coefficients that cancel (a slope and its interactions on log(Age), say) are not
+    flagged while the fitted values stay finite."""
+    parts = X * beta  # rows x coefficients: each term's share of X beta
+    eta = parts.sum(axis=1)
+    extreme = ~np.isfinite(eta) | (np.abs(eta) > SEPARATION_LIMIT)
+    if not extreme.any():
+        return
+    reach = np.abs(parts[extreme]).max(axis=0)
     huge = [n for n, r in zip(names, reach) if not np.isfinite(r) or r > SEPARATION_LIMIT]
-    if huge:
-        what = "(quasi-)complete separation" if family == "binomial" else "fitted rates at 0 or infinity"
-        yield (
-            f"estimates {', '.join(huge)} are huge (|beta * x| > {SEPARATION_LIMIT:g} on the link scale): "
-            f"probably {what}; these estimates and their standard errors are not meaningful"
-        )
+    if not huge:  # several moderate terms add up: name the largest
+        huge = [names[int(np.nanargmax(reach))]]
+    what = "(quasi-)complete separation" if family == "binomial" else "fitted rates at 0 or infinity"
+    yield (
+        f"estimates {', '.join(huge)} are huge (|X beta| > {SEPARATION_LIMIT:g} on the link scale): "
+        f"probably {what}; these estimates and their standard errors are not meaningful"
+    )
 
 
 def _pnorm_upper2(z: np.ndarray) -> np.ndarray:

@@ -1,12 +1,11 @@
 # lme4 reference fits for tests/test_glmer_crossed.py (several grouping factors). Run from the
-# repository root:  Rscript tests/reference_r/glmer_crossed_reference.R
-# Writes tests/data/VerbAgg.csv (lme4's data, the columns the model uses) and
-# tests/reference_r/glmer_*.json.
+# repository root:  Rscript tests/reference/glmer_crossed_reference.R
+# Writes tests/reference/glmer_*.json. (It once wrote tests/data/VerbAgg.csv, the columns the
+# model uses; the package now bundles lme4's whole VerbAgg, the same rows and values.)
 suppressMessages({library(lme4); library(jsonlite)})
 engine <- paste("R", paste(R.version$major, R.version$minor, sep="."), "lme4", as.character(packageVersion("lme4")))
 data(VerbAgg, package = "lme4")
-write.csv(VerbAgg[, c("Anger", "Gender", "item", "id", "btype", "situ", "r2")], "tests/data/VerbAgg.csv", row.names = FALSE)
-cbpp <- read.csv("../shared/data/cbpp.csv"); cbpp$herd <- factor(cbpp$herd); cbpp$period <- factor(cbpp$period)
+cbpp <- read.csv("python/glmmx/datasets/data/cbpp.csv"); cbpp$herd <- factor(cbpp$herd); cbpp$period <- factor(cbpp$period)
 cbpp$obs <- factor(seq_len(nrow(cbpp)))
 out <- function(name, call, m, tight_call = NULL) {
   vc <- as.data.frame(VarCorr(m))

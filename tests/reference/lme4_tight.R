@@ -1,6 +1,6 @@
 suppressMessages({library(lme4); library(jsonlite)})
-HR <- read.csv("/work/shared/data/HR.csv"); HR$HR_incr <- 1*(HR$HR > HR$baseHR)
-cbpp <- read.csv("/work/shared/data/cbpp.csv"); cbpp$herd <- factor(cbpp$herd); cbpp$period <- factor(cbpp$period)
+HR <- read.csv("python/glmmx/datasets/data/HR.csv"); HR$HR_incr <- 1*(HR$HR > HR$baseHR)
+cbpp <- read.csv("python/glmmx/datasets/data/cbpp.csv"); cbpp$herd <- factor(cbpp$herd); cbpp$period <- factor(cbpp$period)
 ctl <- glmerControl(tolPwrss = 1e-12, optCtrl = list(maxfun = 1e5))
 out <- function(name, call, m) {
   vc <- as.data.frame(VarCorr(m))

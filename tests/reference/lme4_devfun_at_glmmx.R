@@ -1,8 +1,8 @@
 # lme4's own Laplace deviance function (tolPwrss = 1e-12), evaluated at glmmx's estimates for
 # the heart-rate random-slope model, where lme4 itself stops short (max|grad| = 0.014).
-# R 4.2.2, lme4 1.1-31. Output: tests/reference_r/HR_rs_laplace_devfun.json
+# R 4.2.2, lme4 1.1-31. Output: tests/reference/HR_rs_laplace_devfun.json
 suppressMessages({library(lme4); library(jsonlite)})
-HR <- read.csv("../../../shared/data/HR.csv"); HR$HR_incr <- 1*(HR$HR > HR$baseHR)
+HR <- read.csv("python/glmmx/datasets/data/HR.csv"); HR$HR_incr <- 1*(HR$HR > HR$baseHR)
 f <- HR_incr ~ Time + Drug + Time*Drug + (1 + Time | Patient)
 dfun <- glmer(f, data=HR, family=binomial, devFunOnly=TRUE, control=glmerControl(tolPwrss=1e-12))
 theta <- c(2.4435175115851506, -0.5009533085514303, 0)

@@ -1,13 +1,13 @@
 # lme4/lmerTest reference fits for tests/test_lmer_*.py. Run from the repository root:
-#   Rscript tests/reference_r/lmer_reference.R
-# Writes tests/data/{Penicillin,Pastes}.csv (lme4's data sets) and tests/reference_r/lmer_*.json.
+#   Rscript tests/reference/lmer_reference.R
+# Writes python/glmmx/datasets/data/{Penicillin,Pastes}.csv (lme4's data sets) and tests/reference/lmer_*.json.
 suppressMessages({library(lme4); library(lmerTest); library(jsonlite)})
 engine <- paste("R", paste(R.version$major, R.version$minor, sep="."), "lme4", as.character(packageVersion("lme4")),
                 "lmerTest", as.character(packageVersion("lmerTest")))
 data(Penicillin, package="lme4"); data(Pastes, package="lme4")
-write.csv(Penicillin, "tests/data/Penicillin.csv", row.names=FALSE)
-write.csv(Pastes, "tests/data/Pastes.csv", row.names=FALSE)
-sleep <- read.csv("../shared/data/sleepstudy.csv")
+write.csv(Penicillin, "python/glmmx/datasets/data/Penicillin.csv", row.names=FALSE)
+write.csv(Pastes, "python/glmmx/datasets/data/Pastes.csv", row.names=FALSE)
+sleep <- read.csv("python/glmmx/datasets/data/sleepstudy.csv")
 sleep$w <- 1 + (sleep$Days %% 3) / 2
 out <- function(name, call, m) {
   vc <- as.data.frame(VarCorr(m))
@@ -50,11 +50,11 @@ for (f in fits) {
 
 # lmerTest's type III and type I tables for two crossed fixed factors, their interaction and a
 # covariate (the heart-rate data with Time as a factor)
-HR <- read.csv("../shared/data/HR.csv"); HR$TimeF <- factor(HR$Time)
+HR <- read.csv("python/glmmx/datasets/data/HR.csv"); HR$TimeF <- factor(HR$Time)
 m <- lmer(HR ~ Drug * TimeF + baseHR + (1 | Patient), data = HR)
 tab <- function(a) list(term = rownames(a), sum_sq = a[["Sum Sq"]], mean_sq = a[["Mean Sq"]], num_df = a[["NumDF"]],
                         den_df = a[["DenDF"]], F = a[["F value"]], p = a[["Pr(>F)"]])
 r <- list(name = "lmer_HR_factor_anova", engine = engine,
           call = "anova(lmer(HR ~ Drug * TimeF + baseHR + (1 | Patient), data = HR), type = 3 and type = 1), TimeF = factor(Time)",
           reml_criterion = REMLcrit(m), type3 = tab(anova(m, type = 3)), type1 = tab(anova(m, type = 1)))
-write(toJSON(r, auto_unbox = TRUE, digits = NA, pretty = TRUE), file = "tests/reference_r/lmer_HR_factor_anova.json")
+write(toJSON(r, auto_unbox = TRUE, digits = NA, pretty = TRUE), file = "tests/reference/lmer_HR_factor_anova.json")
