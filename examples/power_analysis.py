@@ -88,7 +88,20 @@ def main() -> None:
     plot(table)
 
 
-def plot(table: pl.DataFrame) -> None:
+def studies_counted(counts) -> str:
+    """How many simulated studies went into each point: those where both fits converged."""
+    import textwrap
+
+    if min(counts) == max(counts) == NSIM:
+        return f"{NSIM} simulated studies per size"
+    if min(counts) == max(counts):
+        return f"{counts[0]} of {NSIM} simulated studies per size counted (both fits converged)"
+    return f"studies counted of {NSIM} simulated per size (both fits converged):\n" + textwrap.fill(", ".join(map(str, counts)), 80)
+
+
+def plot(table: pl.DataFrame, path: Path | None = None):
+    """Power against study size with exact (Clopper-Pearson) 95% intervals for x rejections
+    in the n = table["converged"] studies counted at each size; returns the figure."""
     try:
         import matplotlib
 
@@ -96,19 +109,25 @@ def plot(table: pl.DataFrame) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'glmmx[plot]')")
-        return
-    out = Path(__file__).resolve().parent / "output"
-    out.mkdir(exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(table["patients"], table["power"], yerr=[table["power"] - table["ci_low"], table["ci_high"] - table["power"]], marker="o", capsize=3)
+        return None
+    from glmmx.inference.binomial import clopper_pearson
+
+    if path is None:
+        path = Path(__file__).resolve().parent / "output" / "power_time_drug.png"
+    path.parent.mkdir(exist_ok=True)
+    power, n = table["power"].to_numpy(), table["converged"].to_numpy()
+    low, high = clopper_pearson(np.rint(power * n), n)
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.errorbar(table["patients"], power, yerr=[power - low, high - power], marker="o", capsize=3)
     ax.axhline(0.8, ls="--", color="grey", lw=1)
     ax.set_xlabel("number of patients (equal arms a, b, placebo)")
     ax.set_ylabel("power of the 2-df LRT for Time x Drug")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Time x Drug interaction: power by study size\n({NSIM} simulated studies per size)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "power_time_drug.png", dpi=120)
-    print(f"plot written to {out / 'power_time_drug.png'}")
+    ax.set_ylim(0, 1.04)  # room for a point at power 1
+    ax.set_title("Time x Drug interaction: power by study size, exact 95% intervals\n"
+                 f"({studies_counted(n.tolist())})", fontsize=10)
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
+    return fig
 
 
 if __name__ == "__main__":
