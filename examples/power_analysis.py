@@ -30,6 +30,7 @@ from scipy.stats import chi2
 
 import glmmx as gx
 from _common import options, pyplot
+from glmmx.inference.binomial import clopper_pearson
 
 FULL = "HR_incr ~ Time + Drug + Time*Drug + (1 | Patient)"
 REDUCED = "HR_incr ~ Time + Drug + (1 | Patient)"
@@ -79,29 +80,47 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         power, used = power_at(n, truth, times, seed=k, nsim=nsim)
         elapsed = time.perf_counter() - start
-        half = 1.96 * np.sqrt(power * (1 - power) / used)
-        rows.append({"patients": n, "power": power, "ci_low": power - half, "ci_high": power + half, "converged": used, "seconds": elapsed})
-        print(f"{n:4d} patients: power {power:.3f} (95% CI {power - half:.3f} to {power + half:.3f}), {2 * nsim} refits in {elapsed:.2f} s")
+        low, high = clopper_pearson(round(power * used), used)
+        rows.append({"patients": n, "power": power, "ci_low": float(low), "ci_high": float(high), "converged": used, "seconds": elapsed})
+        print(f"{n:4d} patients: power {power:.3f} (exact 95% CI {float(low):.3f} to {float(high):.3f}), {2 * nsim} refits in {elapsed:.2f} s")
     table = pl.DataFrame(rows)
     print(table)
-    plot(table, args.out)
+    plot(table, args.out, nsim)
     return 0
 
 
-def plot(table: pl.DataFrame, out) -> None:
+def studies_counted(counts, nsim: int) -> str:
+    """How many simulated studies went into each point: those where both fits converged."""
+    import textwrap
+
+    if min(counts) == max(counts) == nsim:
+        return f"{nsim} simulated studies per size"
+    if min(counts) == max(counts):
+        return f"{counts[0]} of {nsim} simulated studies per size counted (both fits converged)"
+    return f"studies counted of {nsim} simulated per size (both fits converged):\n" + textwrap.fill(", ".join(map(str, counts)), 80)
+
+
+def plot(table: pl.DataFrame, out, nsim: int = NSIM):
+    """Power against study size with its exact (Clopper-Pearson) 95% intervals (the table's
+    ci_low, ci_high) from the table["converged"] studies counted at each size; returns the
+    figure."""
     plt = pyplot()
     if plt is None:
-        return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(table["patients"], table["power"], yerr=[table["power"] - table["ci_low"], table["ci_high"] - table["power"]], marker="o", capsize=3)
+        return None
+    path = out / "power_time_drug.png"
+    power, n = table["power"].to_numpy(), table["converged"].to_numpy()
+    low, high = table["ci_low"].to_numpy(), table["ci_high"].to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.errorbar(table["patients"], power, yerr=[power - low, high - power], marker="o", capsize=3)
     ax.axhline(0.8, ls="--", color="grey", lw=1)
     ax.set_xlabel("number of patients (equal arms a, b, placebo)")
     ax.set_ylabel("power of the 2-df LRT for Time x Drug")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Time x Drug interaction: power by study size\n({NSIM} simulated studies per size)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "power_time_drug.png", dpi=120)
-    print(f"plot written to {out / 'power_time_drug.png'}")
+    ax.set_ylim(0, 1.04)  # room for a point at power 1
+    ax.set_title("Time x Drug interaction: power by study size, exact 95% intervals\n"
+                 f"({studies_counted(n.tolist(), nsim)})", fontsize=10)
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
+    return fig
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["glmmx.models.glmer", "glmmx.models.lmer", "glmmx.models.npmlt", "glmmx.batch.engine", "glmmx.models.fit_many", "glmmx.design.aggregate", "glmmx.datasets", "glmmx.design.build", "glmmx.formula.algebra"]
+MODULES = ["glmmx.models.glmer", "glmmx.models.lmer", "glmmx.models.npmlt", "glmmx.batch.engine", "glmmx.models.fit_many", "glmmx.design.aggregate", "glmmx.datasets", "glmmx.design.build", "glmmx.formula.algebra", "glmmx.inference.binomial"]
 
 
 @pytest.mark.parametrize("name", MODULES)

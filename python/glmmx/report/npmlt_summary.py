@@ -1,6 +1,6 @@
 """mixcat-like printed summary of an npmlt fit (spec §6.2), with the full-precision −2 log L
-(mixcat rounds it to 4 significant digits), the convergence status and every warning; and the
-mass-point plot."""
+(mixcat rounds it to 4 significant digits), the convergence status and every warning. The
+mass-point plot is in ``mass_plot``."""
 
 from __future__ import annotations
 
@@ -78,40 +78,3 @@ def summary_text(fit) -> str:
     lines += [f"Warning: {w}" for w in fit.warnings]
     return "\n".join(lines)
 
-
-def plot_mass_points(fit, path=None, ax=None):
-    """Support points sized by mass; with d = 1, points on the random-intercept axis."""
-    try:
-        import matplotlib
-
-        if ax is None and path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'glmmx[plot]'") from e
-    if fit.mass_points is None:
-        raise ValueError("the fit has a normal random effect: there are no mass points to plot")
-    pts, w = fit.mass_points, fit.masses
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(6, 4))
-    sizes = 2000 * w
-    if pts.shape[1] == 1:
-        ax.scatter(pts[:, 0], np.zeros(len(w)), s=sizes, alpha=0.6)
-        for x, m in zip(pts[:, 0], w):
-            ax.annotate(f"{m:.3f}", (x, 0), textcoords="offset points", xytext=(0, 18), ha="center")
-        ax.set_yticks([])
-        ax.set_xlabel(f"mass point: {fit.z_names[0]}")
-    else:
-        ax.scatter(pts[:, 0], pts[:, 1], s=sizes, alpha=0.6)
-        for (x, y), m in zip(pts[:, :2], w):
-            ax.annotate(f"{m:.3f}", (x, y), textcoords="offset points", xytext=(0, 14), ha="center")
-        ax.set_xlabel(fit.z_names[0])
-        ax.set_ylabel(fit.z_names[1])
-    ax.margins(0.2, 0.3)
-    ax.set_title(f"NPML random-effects distribution (K = {fit.k}, -2 log L = {fit.m2loglik:.2f})")
-    if own and path is not None:
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return ax

@@ -354,8 +354,9 @@ class NpmltResult:
         return self.summary()
 
     def plot_mass_points(self, path=None, ax=None):
-        """Scatter of the support points, sized by mass (1-d: point positions on a line).
-        Needs matplotlib (``pip install glmmx[plot]``)."""
-        from glmmx.report.npmlt_summary import plot_mass_points
+        """The fitted mass-point distribution, each point labelled with its mass: bubbles of
+        area proportional to mass (d >= 2) or stems of height mass (d = 1); saved to ``path``
+        when given; returns the axes. Needs matplotlib (``pip install glmmx[plot]``)."""
+        from glmmx.report.mass_plot import plot_mass_points
 
         return plot_mass_points(self, path=path, ax=ax)
