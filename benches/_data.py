@@ -15,6 +15,8 @@ REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "reference"
 
 HR_FORMULA = "HR_incr ~ Time + Drug + Time*Drug + (1 | Patient)"
 MUSCATINE_FORMULA = "obese ~ gender * (cage + I(cage^2)) + (1 | id)"
+# the seed lecture's model (examples/muscatine.py; lme4's fit in tests/reference/muscatine_nAGQ10.json)
+MUSCATINE_LECTURE_FORMULA = "obese ~ gender + log(age) * factor(cohort) + (1 | id)"
 SIM_FORMULA = "y ~ x + t + (1 | g)"
 
 
@@ -57,11 +59,12 @@ def muscatine_raw() -> pl.DataFrame:
 
 def muscatine() -> pl.DataFrame:
     """Muscatine long form for the model: rows with missing obese dropped, obese 0/1 (yes = 1),
-    cage = age - 12 (centred at 12, as Fitzmaurice, Laird & Ware)."""
+    cage = age - 12 (centred at 12, as Fitzmaurice, Laird & Ware), cohort 1..5 (aged 6..14 in 1977)."""
     return (
         muscatine_raw()
         .drop_nulls("obese")
-        .with_columns(obese=(pl.col("obese") == "yes").cast(pl.Int64), cage=pl.col("age") - 12)
+        .with_columns(obese=(pl.col("obese") == "yes").cast(pl.Int64), cage=pl.col("age") - 12,
+                      cohort=(pl.col("base_age") - 4) // 2)
     )
 
 

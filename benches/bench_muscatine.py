@@ -1,6 +1,7 @@
 """Muscatine coronary risk factor study (geepack's muscatine, bundled as gx.datasets "muscatine"): 4,856 children,
-obesity (yes/no, often missing) at three occasions; model
-obese ~ gender * (cage + I(cage^2)) + (1 | id), cage = age - 12, rows with missing obese dropped.
+obesity (yes/no, often missing) at three occasions; model (``--model fitzmaurice``, the default)
+obese ~ gender * (cage + I(cage^2)) + (1 | id), cage = age - 12, or (``--model lecture``) the seed
+lecture's obese ~ gender + log(age) * factor(cohort) + (1 | id); rows with missing obese dropped.
 
 Times (median and min of --repeat after an untimed warm-up on every 16th child) glmmx with
 nagq = 10 (and 9, 11), lme4 with nAGQ = 10 and glmm with nagq = 11 and 9 on the same long data;
@@ -8,7 +9,7 @@ then glmmx on the aggregated form (children with the same gender, cohort and obe
 included, collapsed into one cluster with a count, fitted with group_weights=) and checks that it
 reaches the long data's log-likelihood. Last, how the nagq = k log-likelihood settles as k grows.
 
-    python benches/bench_muscatine.py [--repeat 10] [--no-r] [--no-glmm] [--format text|json]
+    python benches/bench_muscatine.py [--model fitzmaurice|lecture] [--repeat 10] [--no-r] [--no-glmm] [--format text|json]
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import _data
 import _timing as T
 import polars as pl
 
-F = _data.MUSCATINE_FORMULA
+MODELS = {"fitzmaurice": _data.MUSCATINE_FORMULA, "lecture": _data.MUSCATINE_LECTURE_FORMULA}
+F = MODELS["fitzmaurice"]
 TARGET = 0.15  # seconds, glmmx nagq = 10 (issue #4)
 
 
@@ -78,7 +80,10 @@ def main(argv=None):
     p = T.arguments(__doc__)
     p.add_argument("--repeat", type=int, default=10, help="timed repeats per fit (after one warm-up)")
     p.add_argument("--r-budget", type=float, default=60.0, help="seconds after which lme4 stops repeating (min. 3)")
+    p.add_argument("--model", choices=sorted(MODELS), default="fitzmaurice", help="which Muscatine model")
     args = p.parse_args(argv)
+    global F
+    F = MODELS[args.model]
     T.report(args, run, text)
 
 

@@ -26,6 +26,8 @@ import numpy as np
 import polars as pl
 
 from glmmx.design.coding import ModelMatrix, TermCoding, independent_columns
+from glmmx.design.contrasts import Contrast, contrast
+from glmmx.design.pandas_input import ordered_categoricals
 from glmmx.design.frame import (
     ModelFrame,
     as_frame,
@@ -102,6 +104,7 @@ class DesignSpec:
     x_names: tuple[str, ...]
     random: tuple[_RandomSpec, ...]
     extra: tuple[str | TermCoding, ...] = ()
+    contrasts: Mapping[str, Contrast] = field(default_factory=dict)  # factors not coded by treatment
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ def _plan(formula: str | Formula, extra: Iterable) -> _Plan:
 
 def _is_factor(expr: Expr, values: pl.Series) -> bool:
     dtype = values.dtype
-    if expr.is_call("factor", "as.factor") or dtype in (pl.String, pl.Categorical, pl.Boolean):
+    if expr.is_call("factor", "as.factor", "ordered", "as.ordered") or dtype in (pl.String, pl.Categorical, pl.Boolean):
         return True
     if isinstance(dtype, pl.Enum):
         return True
@@ -228,8 +231,79 @@ def _term_columns(
                 f"factor {label} has only the level(s) {levels} in "
                 "the rows used; a factor needs two or more levels"
             )
+        if kept.dtype == pl.String and not v.is_call("factor", "as.factor", "ordered", "as.ordered"):
+            _warn_misread_column(label, levels)
         factors[label], columns[label] = levels, codes
     return factors, columns
+
+
+def _is_column_of(label: str, expr: Expr, name: str) -> bool:
+    """Whether the factor ``label`` is the column ``name`` itself or ``factor(name)``-like."""
+    if label == name:
+        return True
+    return expr.is_call("factor", "as.factor", "ordered", "as.ordered") and len(expr.args) == 1 and expr.args[0].label == name
+
+
+def _contrasts(
+    plan: _Plan, factors: Mapping[str, tuple[str, ...]], asked: Mapping[str, Any] | None, ordered: set[str]
+) -> dict[str, Contrast]:
+    """Each factor's coding, as R chooses it: the ``contrasts=`` entry naming the factor (by
+    its label or its column), else ``poly`` for an ordered factor, else treatment (left out)."""
+    asked = dict(asked or {})
+    if not isinstance(asked, dict):
+        raise ModelSpecError(f"contrasts must be a dict of factor name to contrast, not {type(asked).__name__}")
+    out: dict[str, Contrast] = {}
+    used = set()
+    for label, levels in factors.items():
+        expr = plan.term_variables[label]
+        key = next((k for k in asked if _is_column_of(label, expr, k)), None)
+        if key is not None:
+            used.add(key)
+            spec = asked[key]
+        elif expr.is_call("ordered", "as.ordered") or any(_is_column_of(label, expr, o) for o in ordered):
+            spec = "poly"
+        else:
+            continue
+        coding = contrast(spec, levels, label)
+        if coding.kind != "treatment":
+            out[label] = coding
+    unknown = [k for k in asked if k not in used]
+    if unknown:
+        raise ModelSpecError(
+            f"contrasts given for {', '.join(map(repr, unknown))}, which "
+            f"{'is not a factor' if len(unknown) == 1 else 'are not factors'} of the model; its factors are: "
+            f"{', '.join(factors) or 'none'}")
+    return out
+
+
+_MISSING_MARKERS = ("NA", "N/A", "NaN", "nan", "null", ".", "")
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _warn_misread_column(label: str, levels: tuple[str, ...]) -> None:
+    """A text column coded as a factor whose labels are numbers, or include a missing-value
+    marker such as "NA", was probably read without ``null_values=`` (a CSV read by polars keeps
+    "NA" as text): say so, naming the column. ``factor(x)`` says the factor is meant."""
+    markers = [lev for lev in levels if lev.strip() in _MISSING_MARKERS]
+    if markers:
+        warnings.warn(
+            f"column {label} is coded as a factor with the level(s) {', '.join(map(repr, markers))}, which look like "
+            f"missing values; read the data with null_values=[{', '.join(map(repr, markers))}] (polars.read_csv) "
+            f"to drop those rows, or write factor({label}) if the level is meant",
+            FitWarning, stacklevel=4)
+    elif all(_looks_numeric(lev) for lev in levels):
+        warnings.warn(
+            f"column {label} holds numbers as text ({', '.join(levels[:3])}{', ...' if len(levels) > 3 else ''}) and "
+            f"is coded as a factor with {len(levels)} levels; cast it to a number to use it as a covariate, or write "
+            f"factor({label}) if the factor is meant",
+            FitWarning, stacklevel=4)
 
 
 def _new_columns(
@@ -300,11 +374,12 @@ def _random_blocks(
     columns: Mapping[str, np.ndarray],
     n: int,
     reorder: bool,
+    contrasts: Mapping[str, Contrast],
 ):
     specs, blocks = [], []
     for term in f.random:
         coding = TermCoding.of(term.lhs, factors)
-        Z = coding.matrix(columns, factors, n)
+        Z = coding.matrix(columns, factors, n, contrasts=contrasts)
         levels, codes = _group_codes(term, values)
         specs.append(_RandomSpec(term, coding, levels))
         blocks.append(RandomBlock(term.group_label, levels, codes, Z.X, Z.names, term.correlated))
@@ -333,10 +408,11 @@ def _offset(terms: ModelTerms, values: Mapping[str, pl.Series]) -> np.ndarray | 
 
 
 def _fixed_matrix(
-    fixed: TermCoding, columns: Mapping[str, np.ndarray], factors: Mapping[str, tuple[str, ...]], n: int
+    fixed: TermCoding, columns: Mapping[str, np.ndarray], factors: Mapping[str, tuple[str, ...]], n: int,
+    contrasts: Mapping[str, Contrast],
 ) -> tuple[ModelMatrix, tuple[int, ...]]:
     """The full fixed-effect matrix and its non-aliased columns, warning as lme4 does."""
-    full = fixed.matrix(columns, factors, n)
+    full = fixed.matrix(columns, factors, n, contrasts=contrasts)
     keep = tuple(independent_columns(full.X))
     if len(keep) < len(full.names):
         dropped = [name for j, name in enumerate(full.names) if j not in keep]
@@ -350,9 +426,9 @@ def _fixed_matrix(
     return full, keep
 
 
-def _extra(items, factors, columns, values, n) -> tuple[pl.Series | ModelMatrix, ...]:
+def _extra(items, factors, columns, values, n, contrasts) -> tuple[pl.Series | ModelMatrix, ...]:
     return tuple(
-        (e if isinstance(e, TermCoding) else TermCoding.of(e, factors)).matrix(columns, factors, n)
+        (e if isinstance(e, TermCoding) else TermCoding.of(e, factors)).matrix(columns, factors, n, contrasts=contrasts)
         if not isinstance(e, str)
         else values[e]
         for e in items
@@ -370,6 +446,7 @@ def build_design(
     na_action: str = "omit",
     drop_unused_levels: bool = True,
     reorder_terms: bool = True,
+    contrasts: Mapping[str, Any] | None = None,
 ) -> Design:
     """Evaluate a formula on data: response, fixed-effect matrix ``X`` and random-effects blocks.
 
@@ -392,6 +469,11 @@ def build_design(
         dropped as aliased).
     reorder_terms : bool
         Order random-effects terms by decreasing number of levels, as lme4's ``mkReTrms`` does.
+    contrasts : dict, optional
+        The coding of factors, by column or factor label: ``"treatment"``, ``"sum"``,
+        ``"helmert"``, ``"poly"`` (or R's ``"contr.sum"``...), or a matrix with one row per
+        level (R's ``contrasts=`` argument). Unnamed factors get treatment contrasts, ordered
+        ones (a pandas ordered Categorical, ``ordered(x)``) ``poly``, as in R.
 
     Returns
     -------
@@ -412,12 +494,14 @@ def build_design(
     plan = _plan(formula, extra)
     f = plan.formula
     args = {k: v for k, v in zip(_ARGS, (weights, group_weights, id)) if v is not None}
+    ordered = ordered_categoricals(data)
     mf = model_frame(as_frame(data), plan.variables, args, na_action)
     n, values = len(mf.row_index), mf.values
     factors, columns = _term_columns(plan, mf, drop_unused_levels)
+    codings = _contrasts(plan, factors, contrasts, ordered)
     fixed = TermCoding.of(f.fixed, factors)
-    full, keep = _fixed_matrix(fixed, columns, factors, n)
-    random_specs, random_blocks = _random_blocks(f, values, factors, columns, n, reorder_terms)
+    full, keep = _fixed_matrix(fixed, columns, factors, n, codings)
+    random_specs, random_blocks = _random_blocks(f, values, factors, columns, n, reorder_terms, codings)
     all_kept = len(keep) == len(full.names)
     x_names = full.names if all_kept else tuple(full.names[j] for j in keep)
     extra_codings = tuple(e if isinstance(e, str) else TermCoding.of(e, factors) for e in plan.items)
@@ -439,8 +523,8 @@ def build_design(
         weights=_nonnegative(values, "weights"),
         group_weights=_nonnegative(values, "group_weights"),
         id=values["(id)"].alias(id if isinstance(id, str) else "id") if id is not None else None,
-        spec=DesignSpec(f, factors, mf.scaling, fixed, keep, x_names, random_specs, extra_codings),
-        extra=_extra(extra_codings, factors, columns, values, n),
+        spec=DesignSpec(f, factors, mf.scaling, fixed, keep, x_names, random_specs, extra_codings, codings),
+        extra=_extra(extra_codings, factors, columns, values, n, codings),
     )
 
 
@@ -480,13 +564,14 @@ def model_matrix(
     values = evaluate(raw, variables, spec.scaling, n)
     term_variables = {v.label: v for b in blocks for v in b.variables()}
     columns = _new_columns(term_variables, values, spec.factors)
-    X = spec.fixed.matrix(columns, spec.factors, n, sum_contrasts=contrasts == "sum").X
+    X = spec.fixed.matrix(columns, spec.factors, n, sum_contrasts=contrasts == "sum", contrasts=spec.contrasts).X
     if len(spec.x_keep) < X.shape[1]:
         X = np.asfortranarray(X[:, list(spec.x_keep)])
     blocks_out = None
     if random:
         blocks_out = tuple(
-            (_new_group_codes(r, values), r.coding.matrix(columns, spec.factors, n).X) for r in spec.random
+            (_new_group_codes(r, values), r.coding.matrix(columns, spec.factors, n, contrasts=spec.contrasts).X)
+            for r in spec.random
         )
-    extra_out = _extra(spec.extra, spec.factors, columns, values, n) if extra else None
+    extra_out = _extra(spec.extra, spec.factors, columns, values, n, spec.contrasts) if extra else None
     return NewDesign(X, _offset(f.fixed, values), blocks_out, extra_out)

@@ -1,8 +1,8 @@
 """Term codings and model matrices with R's column names, and R's test for aliased columns.
 
-Factors get treatment contrasts by R's rule (``?terms.object``: a factor in term T is coded by
-contrasts iff T without it is empty or contained in an earlier term; without an intercept the
-first factor gets indicators), columns of an interaction vary the first variable fastest, and
+Factors are coded by contrasts (``glmmx.design.contrasts``; treatment unless said otherwise) by
+R's rule (``?terms.object``: a factor in term T is coded by contrasts iff T without it is empty or
+contained in an earlier term; without an intercept the first factor gets indicators), columns of an interaction vary the first variable fastest, and
 aliased columns are found as lme4's ``chkRank.drop.cols`` finds them (R's ``qr(X, tol = 1e-7)``).
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glmmx.design.contrasts import Contrast, sum_to_zero
 from glmmx.formula.algebra import ModelTerms
 
 __all__ = ["ModelMatrix", "TermCoding", "independent_columns", "sequential_independent_columns"]
@@ -51,21 +52,32 @@ class TermCoding:
         return cls(terms, tuple(tuple(f) for f in flags))
 
     def matrix(
-        self, columns: Mapping[str, np.ndarray], factors: Mapping[str, tuple[str, ...]], n: int, sum_contrasts: bool = False
+        self,
+        columns: Mapping[str, np.ndarray],
+        factors: Mapping[str, tuple[str, ...]],
+        n: int,
+        sum_contrasts: bool = False,
+        contrasts: Mapping[str, Contrast] | None = None,
     ) -> ModelMatrix:
         """Columns named as R's ``model.matrix`` names them.
 
         ``columns`` holds float64 values of numeric variables and int64 level codes (-1 where
-        missing, giving NaN) of the factors in ``factors``. ``sum_contrasts`` codes contrasted
-        factors with R's ``contr.sum`` instead of ``contr.treatment`` (same columns, same span).
+        missing, giving NaN) of the factors in ``factors``. A contrasted factor is coded by its
+        entry in ``contrasts`` (treatment if it has none); ``sum_contrasts`` codes every
+        contrasted factor with R's ``contr.sum`` instead (same span: type III hypotheses).
         """
+        contrasts = contrasts or {}
         names, cols, assign = [], [], []
         if self.terms.intercept:
             names, cols, assign = ["(Intercept)"], [None], [0]
         for j, (term, flags) in enumerate(zip(self.terms.terms, self.contrasts), start=1):
             block: list[tuple[str, np.ndarray | None]] = [("", None)]
             for v, contrast in zip(term, flags):
-                var_cols = _variable_columns(v.label, columns[v.label], factors.get(v.label), contrast, sum_contrasts)
+                levels = factors.get(v.label)
+                coding = None
+                if levels is not None and contrast:
+                    coding = sum_to_zero(levels) if sum_contrasts else contrasts.get(v.label)
+                var_cols = _variable_columns(v.label, columns[v.label], levels, contrast, coding)
                 block = [
                     (f"{n0}:{n1}" if n0 else n1, c1 if c0 is None else c0 * c1)
                     for n1, c1 in var_cols
@@ -85,14 +97,14 @@ def _contained(rest: frozenset[str], earlier: list[frozenset[str]]) -> bool:
 
 
 def _variable_columns(
-    label: str, values: np.ndarray, levels: tuple[str, ...] | None, contrast: bool, sum_contrasts: bool = False
+    label: str, values: np.ndarray, levels: tuple[str, ...] | None, contrast: bool, coding: Contrast | None = None
 ) -> list[tuple[str, np.ndarray]]:
+    """A variable's columns: the values of a numeric one; a factor's contrast columns
+    (``coding``, treatment when None) or, when not contrasted, the indicators of every level."""
     if levels is None:
         return [(label, values)]
-    if contrast and sum_contrasts:
-        last = len(levels) - 1
-        cols = [(f"{label}{k + 1}", (values == k).astype(float) - (values == last)) for k in range(last)]
-        return [(name, np.where(values < 0, np.nan, c)) for name, c in cols]
+    if coding is not None and coding.kind != "treatment":
+        return coding.columns(label, values)
     first = 1 if contrast else 0
     missing = values < 0
     if missing.any():

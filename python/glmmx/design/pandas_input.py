@@ -21,6 +21,13 @@ def is_pandas_frame(data) -> bool:
     return type(data).__module__.startswith("pandas") and type(data).__name__ == "DataFrame"
 
 
+def ordered_categoricals(data) -> set[str]:
+    """The columns of a pandas DataFrame that are ordered categoricals (R's ordered factors)."""
+    if not is_pandas_frame(data):
+        return set()
+    return {str(name) for name, col in data.items() if str(col.dtype) == "category" and col.cat.ordered}
+
+
 def from_pandas(data) -> pl.DataFrame:
     """The pandas DataFrame ``data`` as a polars DataFrame (column names as strings)."""
     names = [str(name) for name in data.columns]

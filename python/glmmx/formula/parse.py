@@ -83,7 +83,7 @@ _UNSPACED = {"/", "^", ":", "%%", "%/%"}
 
 _MATH = {"log": pl.Expr.log, "log2": lambda e: e.log(2), "log10": pl.Expr.log10, "log1p": pl.Expr.log1p}
 _MATH |= {"exp": pl.Expr.exp, "sqrt": pl.Expr.sqrt, "abs": pl.Expr.abs}
-SUPPORTED_FUNCTIONS = tuple(sorted([*_MATH, "I", "factor", "as.factor", "scale", "offset"]))
+SUPPORTED_FUNCTIONS = tuple(sorted([*_MATH, "I", "factor", "as.factor", "ordered", "as.ordered", "scale", "offset"]))
 _ARITY = {"log": (1, 2), "cbind": (2, 2)}  # others take one argument
 
 
@@ -130,7 +130,7 @@ class Expr:
     def to_polars(self, scaling: Mapping[str, tuple[float, float]] | None = None) -> pl.Expr:
         """This expression as a polars expression.
 
-        ``factor(x)`` and ``offset(x)`` evaluate to ``x`` (the design builder codes factors);
+        ``factor(x)``, ``ordered(x)`` and ``offset(x)`` evaluate to ``x`` (the design builder codes factors);
         ``scale(x)`` needs its centre and scale in ``scaling``, keyed by the call's label.
         Arithmetic is done in float64, as R does for doubles.
         """
@@ -139,7 +139,7 @@ class Expr:
             return pl.col(str(self.value))
         if k == "const":
             return pl.lit(self.value)
-        if k in ("paren", "arg") or self.is_call("I", "factor", "as.factor", "offset"):
+        if k in ("paren", "arg") or self.is_call("I", "factor", "as.factor", "ordered", "as.ordered", "offset"):
             return self.args[0].to_polars(scaling)
         if k == "call":
             return self._call_to_polars(scaling or {})

@@ -71,6 +71,7 @@ def glmer(
     nagq: int = 1,
     weights=None,
     group_weights=None,
+    contrasts: dict | None = None,
     start: dict | None = None,
     max_iter: int = 1000,
     threads: int | None = None,
@@ -100,6 +101,12 @@ def glmer(
     group_weights : str or array-like, optional
         Frequency of each cluster (constant within a cluster): the number of identical
         clusters a row-group of an aggregated table stands for.
+    contrasts : dict, optional
+        How factors are coded, by column name (R's ``contrasts=``): ``"treatment"`` (the
+        default for unordered factors), ``"sum"``, ``"helmert"``, ``"poly"`` (the default for
+        ordered factors: a pandas ordered Categorical or ``ordered(x)``), R's ``"contr.sum"``
+        spellings, or a matrix with one row per level. Column names follow R
+        (``Sex1`` for sum, ``temperature.L``, ``.Q``, ``.C``, ``^4`` for poly).
     start : dict, optional
         ``{"theta": [...], "fixef": [...]}`` starting values.
     max_iter : int
@@ -133,7 +140,7 @@ def glmer(
     nagq = _nagq(nagq)
     threads = checks.threads(threads)
     max_iter = checks.integer("max_iter", max_iter)
-    design = build_design(formula, data, weights=weights, group_weights=group_weights)
+    design = build_design(formula, data, weights=weights, group_weights=group_weights, contrasts=contrasts)
     groups = list(dict.fromkeys(b.group for b in design.random))
     if nagq > 1 and len(groups) > 1:
         raise ModelSpecError(

@@ -70,6 +70,7 @@ def lmer(
     *,
     reml: bool = True,
     weights=None,
+    contrasts: dict | None = None,
     start=None,
     max_iter: int = 1000,
     threads: int | None = None,
@@ -87,6 +88,12 @@ def lmer(
         REML (default) or maximum likelihood.
     weights : str or array-like, optional
         Prior weights (positive): the residual variance of row i is σ²/wᵢ, as lme4.
+    contrasts : dict, optional
+        How factors are coded, by column name (R's ``contrasts=``): ``"treatment"`` (the
+        default for unordered factors), ``"sum"``, ``"helmert"``, ``"poly"`` (the default for
+        ordered factors: a pandas ordered Categorical or ``ordered(x)``), R's ``"contr.sum"``
+        spellings, or a matrix with one row per level. The type III table does not depend on
+        the coding.
     start : dict or array-like, optional
         Starting θ (``{"theta": [...]}``), lme4's relative-Cholesky parameters.
     max_iter : int
@@ -117,7 +124,7 @@ def lmer(
         raise ModelSpecError(f"reml must be True or False, not {reml!r}")
     threads = checks.threads(threads)
     max_iter = checks.integer("max_iter", max_iter)
-    design = build_design(formula, data, weights=weights)
+    design = build_design(formula, data, weights=weights, contrasts=contrasts)
     y = _numeric_response(design)
     if not np.isfinite(y).all():
         raise ModelSpecError(f"response {design.response.name} has infinite values")

@@ -1,0 +1,102 @@
+# lme4's own deviance functions for the Muscatine model (devFunOnly = TRUE, tolPwrss = 1e-10), evaluated at
+# glmmx's estimates and at lme4's own, to tell optimiser precision from a difference in the objective.
+# Also a tight lme4 Laplace fit (the default Laplace fit stops with max|grad| = 19.9).
+# Run from the repository root:  Rscript tests/reference/muscatine_devfun_at_glmmx.R
+# Reads tests/reference/muscatine_nAGQ10.json, muscatine_nAGQ10_tight.json, muscatine_nAGQ1.json (from muscatine_lme4.R);
+# writes tests/reference/muscatine_devfun.json and muscatine_nAGQ1_tight.json.
+# R 4.2.2 Patched (2022-11-10 r83330), lme4 1.1.31, numDeriv (Debian r-cran-numderiv).
+suppressMessages({library(lme4); library(jsonlite); library(numDeriv)})
+
+csv <- c("python/glmmx/datasets/data/muscatine.csv", "python/glmmx/datasets/muscatine.csv")
+csv <- csv[file.exists(csv)][1]
+d <- read.csv(csv, stringsAsFactors = FALSE)
+d <- d[!is.na(d$obese), ]
+stopifnot(nrow(d) == 9856)
+d$obese01 <- as.integer(d$obese == "yes")
+d$Cohort <- (d$base_age - 4) / 2
+d$Age <- d$age
+d$Gender <- factor(d$gender, levels = c("F", "M"))
+d$id <- factor(d$id)
+f <- obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id)
+engine <- paste("R", paste(R.version$major, R.version$minor, sep = "."), "lme4", as.character(packageVersion("lme4")))
+
+# glmmx 0.1.0 estimates (gx.glmer(..., family="binomial", nagq=10 / nagq=1) on the same 9856 rows; theta = sd of the intercept)
+gx10 <- list(theta = 3.626222075192002,
+             beta = c(-12.823014893497808, -0.3363711106809424, 4.397748459174124, 3.8870556990672203, 9.95068544190924,
+                      12.70092467028986, 9.469220150955426, -1.839427172700832, -4.336144248390367, -5.410582785909703,
+                      -4.237106186680547),
+             loglik = -4342.3872412186)
+gx1 <- list(theta = 12.103786151404156,
+            beta = c(-27.149192335131566, -0.17828312971304472, 8.579431540072102, 9.340947399112405, 18.731072961913977,
+                     22.092970279184957, 18.686244810092735, -4.439132798277737, -8.383611847072583, -9.67225757446318,
+                     -8.390064740394337),
+            loglik = -3942.7786240884)
+
+rd <- function(name) fromJSON(file.path("tests/reference", paste0(name, ".json")))
+l10 <- rd("muscatine_nAGQ10"); l10t <- rd("muscatine_nAGQ10_tight"); l1 <- rd("muscatine_nAGQ1")
+par_of <- function(r) c(r$theta, r$fixef$estimate)
+
+ctl <- glmerControl(tolPwrss = 1e-10)
+ll <- function(dfun, p) -dfun(p) / 2
+point <- function(dfun, p, grad = TRUE) {
+  res <- list(par = p, loglik = ll(dfun, p))
+  if (grad) res$grad_loglik <- numDeriv::grad(function(x) ll(dfun, x), p)
+  res$max_abs_grad <- if (grad) max(abs(res$grad_loglik)) else NULL
+  res
+}
+
+## nAGQ = 10
+dfun10 <- glmer(f, data = d, family = binomial, nAGQ = 10, devFunOnly = TRUE, control = ctl)
+at_gx10 <- point(dfun10, c(gx10$theta, gx10$beta))
+at_l10t <- point(dfun10, par_of(l10t))
+at_l10 <- point(dfun10, par_of(l10), grad = FALSE)
+again_gx10 <- ll(dfun10, c(gx10$theta, gx10$beta))   # re-evaluation after other points: PIRLS start independence
+H <- numDeriv::hessian(function(x) dfun10(x) / 2, c(gx10$theta, gx10$beta))   # Hessian of -loglik in (theta, beta)
+V <- solve(H)
+se_hess_gx10 <- sqrt(diag(V))[-1]
+
+## nAGQ = 1 (Laplace)
+dfun1 <- glmer(f, data = d, family = binomial, nAGQ = 1, devFunOnly = TRUE, control = ctl)
+at_gx1 <- point(dfun1, c(gx1$theta, gx1$beta))
+at_l1 <- point(dfun1, par_of(l1))
+again_gx1 <- ll(dfun1, c(gx1$theta, gx1$beta))
+
+ctl_tight <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-10)
+warns <- character(0)
+tt <- system.time(m1t <- withCallingHandlers(glmer(f, data = d, family = binomial, nAGQ = 1, control = ctl_tight),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") }))[["elapsed"]]
+vc <- as.data.frame(VarCorr(m1t)); msgs <- m1t@optinfo$conv$lme4$messages
+l1t <- list(name = "muscatine_nAGQ1_tight",
+            call = paste0("glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = 1, ",
+                          "control = glmerControl(optimizer = \"bobyqa\", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-10))"),
+            engine = engine, r_version = R.version.string, data = l1$data,
+            nobs = nobs(m1t), ngroups = unname(ngrps(m1t)),
+            loglik = as.numeric(logLik(m1t)), aic = AIC(m1t), bic = BIC(m1t), deviance = deviance(m1t),
+            minus2loglik = -2 * as.numeric(logLik(m1t)), df_resid = df.residual(m1t),
+            fixef = list(terms = names(fixef(m1t)), estimate = unname(fixef(m1t)),
+                         std_error = unname(sqrt(diag(as.matrix(vcov(m1t)))))),
+            theta = unname(getME(m1t, "theta")),
+            varcorr = list(group = vc$grp, var1 = ifelse(is.na(vc$var1), "", vc$var1),
+                           var2 = ifelse(is.na(vc$var2), "", vc$var2), vcov = vc$vcov, sdcor = vc$sdcor),
+            converged_lme4 = is.null(msgs), lme4_messages = msgs,
+            lme4_warnings = if (length(warns)) warns else NULL,
+            optimizer = m1t@optinfo$optimizer, optimizer_conv = m1t@optinfo$conv$opt,
+            optimizer_feval = m1t@optinfo$feval, elapsed_s = tt)
+at_l1t <- point(dfun1, c(l1t$theta, l1t$fixef$estimate))
+
+out <- list(name = "muscatine_devfun", engine = engine, r_version = R.version.string,
+            call = "glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = q, devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-10))(c(theta, beta)); loglik = -devfun/2; gradients by numDeriv::grad",
+            nAGQ10 = list(glmmx_loglik = gx10$loglik,
+                          at_glmmx = at_gx10, at_glmmx_reevaluated = again_gx10,
+                          at_lme4_tight = at_l10t, at_lme4_default = at_l10,
+                          lme4_default_loglik = l10$loglik, lme4_tight_loglik = l10t$loglik,
+                          se_from_numDeriv_hessian_at_glmmx = se_hess_gx10,
+                          sd_se_from_numDeriv_hessian_at_glmmx = sqrt(V[1, 1])),
+            nAGQ1 = list(glmmx_loglik = gx1$loglik,
+                         at_glmmx = at_gx1, at_glmmx_reevaluated = again_gx1,
+                         at_lme4_default = at_l1, at_lme4_tight = at_l1t,
+                         lme4_default_loglik = l1$loglik, lme4_tight_loglik = l1t$loglik))
+write(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_devfun.json")
+write(toJSON(l1t, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_nAGQ1_tight.json")
+str(out, digits.d = 12)
+cat("Laplace tight:", sprintf("%.10f", l1t$loglik), "theta", l1t$theta, "conv", l1t$converged_lme4, l1t$lme4_messages, "elapsed", tt, "\n")
