@@ -136,7 +136,9 @@ def test_prediction_fitted_residuals_and_simulation():
     np.testing.assert_allclose(fit.predict(), fit.fitted())
     np.testing.assert_allclose(fit.predict(data), fit.fitted(), rtol=1e-12)
     new = data.head(5).with_columns(g=pl.lit("never-seen"))
-    np.testing.assert_allclose(fit.predict(new, type="link"), fit.predict(data.head(5), type="link", re=False))
+    np.testing.assert_allclose(fit.predict(new, type="link", allow_new_levels=True), fit.predict(data.head(5), type="link", re=False))
+    with pytest.raises(gx.ModelSpecError, match="'never-seen' of g not in the fit"):
+        fit.predict(new)
     r = fit.residuals("response")
     np.testing.assert_allclose(r, fit.y - fit.fitted())
     pearson = fit.residuals("pearson")

@@ -99,7 +99,8 @@ def test_ranef_predict_and_simulate_are_consistent():
     np.testing.assert_allclose(fit.fitted() + fit.residuals(), data["y"].to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(fit.predict(data, re=False), fit.X @ fit.beta, rtol=1e-12)
     unseen = data.head(3).with_columns(subj=pl.lit(999))
-    np.testing.assert_allclose(fit.predict(unseen), fit.predict(unseen.with_columns(subj=pl.lit(998))))
+    np.testing.assert_allclose(fit.predict(unseen, allow_new_levels=True),
+                               fit.predict(unseen.with_columns(subj=pl.lit(998)), allow_new_levels=True))
     sims = fit.simulate(200, seed=1)
     assert sims.shape == (data.height, 200)
     assert abs(sims.var(axis=0).mean() / (fit.varcorr()["vcov"].sum()) - 1) < 0.25

@@ -1,9 +1,12 @@
-# lme4's own deviance functions for the Muscatine model (devFunOnly = TRUE, tolPwrss = 1e-10), evaluated at
-# glmmx's estimates and at lme4's own, to tell optimiser precision from a difference in the objective.
-# Also a tight lme4 Laplace fit (the default Laplace fit stops with max|grad| = 19.9).
+# lme4's own deviance functions for the Muscatine model (devFunOnly = TRUE), evaluated at glmmx's estimates and at
+# lme4's own, to tell optimiser precision from a difference in the objective. Evaluated at tolPwrss = 1e-13 (main
+# numbers) and 1e-10 (the tolerance of the nAGQ10_tight fit), since at 1e-10 lme4's AGQ-10 value is 2.0e-4 low.
+# Also: the Laplace value recomputed from lme4's own conditional modes (lme4's ldL2 comes from the Cholesky factor of
+# the previous PIRLS iterate); a tight lme4 Laplace fit (the default Laplace fit stops with max|grad| = 19.9); and an
+# nAGQ = 10 bobyqa fit with tolPwrss = 1e-13.
 # Run from the repository root:  Rscript tests/reference/muscatine_devfun_at_glmmx.R
 # Reads tests/reference/muscatine_nAGQ10.json, muscatine_nAGQ10_tight.json, muscatine_nAGQ1.json (from muscatine_lme4.R);
-# writes tests/reference/muscatine_devfun.json and muscatine_nAGQ1_tight.json.
+# writes tests/reference/muscatine_devfun.json, muscatine_nAGQ1_tight.json and muscatine_nAGQ10_tight13.json.
 # R 4.2.2 Patched (2022-11-10 r83330), lme4 1.1.31, numDeriv (Debian r-cran-numderiv).
 suppressMessages({library(lme4); library(jsonlite); library(numDeriv)})
 
@@ -36,7 +39,8 @@ rd <- function(name) fromJSON(file.path("tests/reference", paste0(name, ".json")
 l10 <- rd("muscatine_nAGQ10"); l10t <- rd("muscatine_nAGQ10_tight"); l1 <- rd("muscatine_nAGQ1")
 par_of <- function(r) c(r$theta, r$fixef$estimate)
 
-ctl <- glmerControl(tolPwrss = 1e-10)
+ctl <- glmerControl(tolPwrss = 1e-13)
+ctl10 <- glmerControl(tolPwrss = 1e-10)
 ll <- function(dfun, p) -dfun(p) / 2
 point <- function(dfun, p, grad = TRUE) {
   res <- list(par = p, loglik = ll(dfun, p))
@@ -51,6 +55,8 @@ at_gx10 <- point(dfun10, c(gx10$theta, gx10$beta))
 at_l10t <- point(dfun10, par_of(l10t))
 at_l10 <- point(dfun10, par_of(l10), grad = FALSE)
 again_gx10 <- ll(dfun10, c(gx10$theta, gx10$beta))   # re-evaluation after other points: PIRLS start independence
+dfun10_1e10 <- glmer(f, data = d, family = binomial, nAGQ = 10, devFunOnly = TRUE, control = ctl10)
+tol1e10_gx10 <- ll(dfun10_1e10, c(gx10$theta, gx10$beta)); tol1e10_l10t <- ll(dfun10_1e10, par_of(l10t))
 H <- numDeriv::hessian(function(x) dfun10(x) / 2, c(gx10$theta, gx10$beta))   # Hessian of -loglik in (theta, beta)
 V <- solve(H)
 se_hess_gx10 <- sqrt(diag(V))[-1]
@@ -60,6 +66,17 @@ dfun1 <- glmer(f, data = d, family = binomial, nAGQ = 1, devFunOnly = TRUE, cont
 at_gx1 <- point(dfun1, c(gx1$theta, gx1$beta))
 at_l1 <- point(dfun1, par_of(l1))
 again_gx1 <- ll(dfun1, c(gx1$theta, gx1$beta))
+# Laplace recomputed from lme4's own conditional modes u at glmmx's point (dfun1 was just evaluated there)
+X <- model.matrix(~ Gender + log(Age) * factor(Cohort), d); g <- as.integer(d$id)
+pp <- environment(dfun1)$pp; u <- pp$u(1); th <- gx1$theta
+eta <- drop(X %*% gx1$beta) + th * u[g]; mu <- plogis(eta)
+h <- th^2 * rowsum(mu * (1 - mu), g)[, 1] + 1
+lap_recomputed <- sum(d$obese01 * eta - log1p(exp(eta))) - sum(u^2) / 2 - sum(log(h)) / 2
+lap_check <- list(loglik_lme4_devfun = again_gx1, loglik_recomputed_from_lme4_u = lap_recomputed,
+                  lme4_ldL2 = pp$ldL2(), sum_log_h_at_lme4_u = sum(log(h)),
+                  max_abs_mode_equation_at_lme4_u = max(abs(rowsum(th * (d$obese01 - mu), g)[, 1] - u)))
+dfun1_1e10 <- glmer(f, data = d, family = binomial, nAGQ = 1, devFunOnly = TRUE, control = ctl10)
+tol1e10_gx1 <- ll(dfun1_1e10, c(gx1$theta, gx1$beta))
 
 ctl_tight <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-10)
 warns <- character(0)
@@ -84,19 +101,47 @@ l1t <- list(name = "muscatine_nAGQ1_tight",
             optimizer_feval = m1t@optinfo$feval, elapsed_s = tt)
 at_l1t <- point(dfun1, c(l1t$theta, l1t$fixef$estimate))
 
+ctl13 <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-13)
+warns <- character(0)
+tt13 <- system.time(m13 <- withCallingHandlers(glmer(f, data = d, family = binomial, nAGQ = 10, control = ctl13),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") }))[["elapsed"]]
+vc <- as.data.frame(VarCorr(m13)); msgs <- m13@optinfo$conv$lme4$messages; a <- anova(m13)
+l13 <- list(name = "muscatine_nAGQ10_tight13",
+            call = paste0("glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = 10, ",
+                          "control = glmerControl(optimizer = \"bobyqa\", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-13))"),
+            engine = engine, r_version = R.version.string, data = l10$data,
+            nobs = nobs(m13), ngroups = unname(ngrps(m13)),
+            loglik = as.numeric(logLik(m13)), aic = AIC(m13), bic = BIC(m13), deviance = deviance(m13),
+            minus2loglik = -2 * as.numeric(logLik(m13)), df_resid = df.residual(m13),
+            fixef = list(terms = names(fixef(m13)), estimate = unname(fixef(m13)),
+                         std_error = unname(sqrt(diag(as.matrix(vcov(m13)))))),
+            theta = unname(getME(m13, "theta")),
+            varcorr = list(group = vc$grp, var1 = ifelse(is.na(vc$var1), "", vc$var1),
+                           var2 = ifelse(is.na(vc$var2), "", vc$var2), vcov = vc$vcov, sdcor = vc$sdcor),
+            converged_lme4 = is.null(msgs), lme4_messages = msgs,
+            lme4_warnings = if (length(warns)) warns else NULL,
+            optimizer = m13@optinfo$optimizer, optimizer_conv = m13@optinfo$conv$opt,
+            optimizer_feval = m13@optinfo$feval, elapsed_s = tt13,
+            anova = list(term = rownames(a), npar = a$npar, sum_sq = a[["Sum Sq"]], mean_sq = a[["Mean Sq"]], F = a[["F value"]]))
+at_l13 <- point(dfun10, c(l13$theta, l13$fixef$estimate))
+
 out <- list(name = "muscatine_devfun", engine = engine, r_version = R.version.string,
-            call = "glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = q, devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-10))(c(theta, beta)); loglik = -devfun/2; gradients by numDeriv::grad",
+            call = "glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = q, devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-13))(c(theta, beta)); loglik = -devfun/2; gradients by numDeriv::grad; *_tolPwrss_1e10 the same with tolPwrss = 1e-10",
             nAGQ10 = list(glmmx_loglik = gx10$loglik,
                           at_glmmx = at_gx10, at_glmmx_reevaluated = again_gx10,
-                          at_lme4_tight = at_l10t, at_lme4_default = at_l10,
-                          lme4_default_loglik = l10$loglik, lme4_tight_loglik = l10t$loglik,
+                          at_lme4_tight = at_l10t, at_lme4_default = at_l10, at_lme4_tight13 = at_l13,
+                          at_glmmx_tolPwrss_1e10 = tol1e10_gx10, at_lme4_tight_tolPwrss_1e10 = tol1e10_l10t,
+                          lme4_default_loglik = l10$loglik, lme4_tight_loglik = l10t$loglik, lme4_tight13_loglik = l13$loglik,
                           se_from_numDeriv_hessian_at_glmmx = se_hess_gx10,
                           sd_se_from_numDeriv_hessian_at_glmmx = sqrt(V[1, 1])),
             nAGQ1 = list(glmmx_loglik = gx1$loglik,
-                         at_glmmx = at_gx1, at_glmmx_reevaluated = again_gx1,
+                         at_glmmx = at_gx1, at_glmmx_reevaluated = again_gx1, at_glmmx_tolPwrss_1e10 = tol1e10_gx1,
+                         laplace_recomputed_at_glmmx = lap_check,
                          at_lme4_default = at_l1, at_lme4_tight = at_l1t,
                          lme4_default_loglik = l1$loglik, lme4_tight_loglik = l1t$loglik))
 write(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_devfun.json")
+write(toJSON(l13, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_nAGQ10_tight13.json")
 write(toJSON(l1t, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_nAGQ1_tight.json")
 str(out, digits.d = 12)
 cat("Laplace tight:", sprintf("%.10f", l1t$loglik), "theta", l1t$theta, "conv", l1t$converged_lme4, l1t$lme4_messages, "elapsed", tt, "\n")
+cat("nAGQ10 tight13:", sprintf("%.10f", l13$loglik), "theta", l13$theta, "conv", l13$converged_lme4, l13$lme4_messages, "elapsed", tt13, "\n")

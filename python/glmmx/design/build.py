@@ -139,6 +139,7 @@ class NewDesign:
     offset: np.ndarray | None
     random: tuple[tuple[np.ndarray, np.ndarray], ...] | None
     extra: tuple[pl.Series | ModelMatrix, ...] | None = None
+    new_levels: tuple[tuple[str, ...], ...] | None = None  # per block: grouping levels not in the fit
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,8 +343,9 @@ def _group_codes(term: RandomTerm, values: Mapping[str, pl.Series]) -> tuple[tup
     return levels, inverse.reshape(-1).astype(np.uint32)
 
 
-def _new_group_codes(r: _RandomSpec, values: Mapping[str, pl.Series]) -> np.ndarray:
-    """Codes of new data in the training levels of a grouping factor; UNSEEN if new or missing."""
+def _new_group_codes(r: _RandomSpec, values: Mapping[str, pl.Series]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes of new data in the training levels of a grouping factor (UNSEEN if new or
+    missing), and the new levels met."""
     index = {lev: i for i, lev in enumerate(r.levels)}
     parts = [factor_codes(values[v.label]) for v in r.term.group]
     if len(parts) == 1:
@@ -356,7 +358,8 @@ def _new_group_codes(r: _RandomSpec, values: Mapping[str, pl.Series]) -> np.ndar
         ]
         codes = codes.reshape(-1)
     lut = np.array([index.get(lab, UNSEEN) for lab in labels] + [UNSEEN], dtype=np.uint32)
-    return lut[codes]
+    new = tuple(lab for lab, i in zip(labels, lut[:-1]) if lab is not None and i == UNSEEN)
+    return lut[codes], new
 
 
 def _lme4_order(n_levels: list[int]) -> list[int]:
@@ -567,11 +570,13 @@ def model_matrix(
     X = spec.fixed.matrix(columns, spec.factors, n, sum_contrasts=contrasts == "sum", contrasts=spec.contrasts).X
     if len(spec.x_keep) < X.shape[1]:
         X = np.asfortranarray(X[:, list(spec.x_keep)])
-    blocks_out = None
+    blocks_out = new_levels = None
     if random:
+        grouped = [_new_group_codes(r, values) for r in spec.random]
         blocks_out = tuple(
-            (_new_group_codes(r, values), r.coding.matrix(columns, spec.factors, n, contrasts=spec.contrasts).X)
-            for r in spec.random
+            (codes, r.coding.matrix(columns, spec.factors, n, contrasts=spec.contrasts).X)
+            for r, (codes, _) in zip(spec.random, grouped)
         )
+        new_levels = tuple(new for _, new in grouped)
     extra_out = _extra(spec.extra, spec.factors, columns, values, n, spec.contrasts) if extra else None
-    return NewDesign(X, _offset(f.fixed, values), blocks_out, extra_out)
+    return NewDesign(X, _offset(f.fixed, values), blocks_out, extra_out, new_levels)

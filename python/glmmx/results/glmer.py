@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 
 from glmmx.formula.reterms import ReStructure
+from glmmx.results.re_form import ALL
 
 
 SEPARATION_LIMIT = 15.0
+
 
 
 def _separation_notes(X: np.ndarray, beta: np.ndarray, names, family: str):
@@ -270,16 +272,21 @@ class GlmerResult:
 
         raise ModelSpecError(f"type must be 'deviance', 'pearson' or 'response', not {type!r}")
 
-    def predict(self, newdata=None, type: str = "response", re: bool = True) -> np.ndarray:
-        """Predictions on the link (``type="link"``) or response scale.
+    def predict(self, newdata=None, type: str = "response", re: bool = True, *, re_form=ALL,
+                allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions on the link (``type="link"``) or response scale, with the conditional
+        modes of each row's levels added.
 
-        With ``re=True`` the conditional modes of each row's group are added; levels not seen
-        in the fit get the population prediction (random effect 0), as lme4's
-        ``allow.new.levels=TRUE``. Rows of ``newdata`` with missing values give NaN.
+        ``re_form`` chooses the random-effects terms added, as lme4's ``re.form``: a formula
+        of the model's terms (``"~(1 | g)"``), or ``None``/``"NA"``/``"~0"`` for none (left
+        out: all, or none with ``re=False``). A grouping level not seen in the fit raises
+        ``ModelSpecError`` naming it; with ``allow_new_levels=True`` it gets the population
+        value (random effect 0), as lme4's ``allow.new.levels = TRUE``. Rows of ``newdata``
+        with missing values give NaN.
         """
         from glmmx.results.predict import predict_glmm
 
-        return predict_glmm(self, newdata, type=type, re=re)
+        return predict_glmm(self, newdata, type=type, re=re, re_form=re_form, allow_new_levels=allow_new_levels)
 
     def simulate(self, nsim: int = 1, seed: int | None = None, params: dict | None = None) -> np.ndarray:
         """Responses drawn from the fitted model with new random effects (lme4's

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glmmx.exceptions import ModelSpecError
 from glmmx.results.glmer import GlmerResult, _separation_notes
+from glmmx.results.re_form import ALL
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,23 +77,13 @@ class GlmerCrossedResult(GlmerResult):
 
         return random_part(self.re.terms, self.b, [(t.codes, t.Z) for t in self.re.terms])
 
-    def predict(self, newdata=None, type: str = "response", re: bool = True) -> np.ndarray:
-        """Predictions on the link or response scale; levels not seen in the fit get 0."""
-        from glmmx.results.predict import random_part
-        from glmmx.results.predict import _linkinv
+    def predict(self, newdata=None, type: str = "response", re: bool = True, *, re_form=ALL,
+                allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions on the link or response scale, with the conditional modes of each row's
+        levels added (see ``GlmerResult.predict`` for ``re_form`` and ``allow_new_levels``)."""
+        from glmmx.results.predict import predict_crossed
 
-        if type not in ("response", "link"):
-            raise ModelSpecError(f"type must be 'response' or 'link', not {type!r}")
-        if newdata is None:
-            eta = self.eta.copy() if re else self.eta - self._random_part()
-        else:
-            from glmmx.design.build import model_matrix
-
-            nd = model_matrix(self.spec, newdata, random=re)
-            eta = nd.X @ self.beta + (nd.offset if nd.offset is not None else 0.0)
-            if re and nd.random:
-                eta = eta + random_part(self.re.terms, self.b, nd.random)
-        return eta if type == "link" else _linkinv(self.link, eta)
+        return predict_crossed(self, newdata, type=type, re=re, re_form=re_form, allow_new_levels=allow_new_levels)
 
     def summary(self) -> str:
         from glmmx.report.glmer_summary import glmer_summary

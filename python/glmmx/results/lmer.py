@@ -11,6 +11,7 @@ import numpy as np
 
 from glmmx.exceptions import ModelSpecError
 from glmmx.formula.reterms import RandomTerms
+from glmmx.results.re_form import ALL
 
 
 
@@ -223,12 +224,19 @@ class LmerResult:
             raise ModelSpecError(f"type must be 'response' or 'pearson', not {type!r}")
         return r / self.sigma if scaled else r
 
-    def predict(self, newdata=None, re: bool = True) -> np.ndarray:
-        """Xβ̂ (+ offset) plus, with ``re=True``, the conditional modes of each row's levels;
-        levels not seen in the fit get 0 (lme4's ``allow.new.levels=TRUE``)."""
+    def predict(self, newdata=None, re: bool = True, *, re_form=ALL, allow_new_levels: bool = False) -> np.ndarray:
+        """Xβ̂ (+ offset) plus the conditional modes of each row's levels.
+
+        ``re_form`` chooses the random-effects terms added, as lme4's ``re.form``: a formula
+        of the model's terms (``"~(1 | g)"``), or ``None``/``"NA"``/``"~0"`` for none (left
+        out: all, or none with ``re=False``). A grouping level not seen in the fit raises
+        ``ModelSpecError`` naming it; with ``allow_new_levels=True`` it gets the population
+        value (random effect 0), as lme4's ``allow.new.levels = TRUE``. Rows of ``newdata``
+        with missing values give NaN.
+        """
         from glmmx.results.predict import predict_lmm
 
-        return predict_lmm(self, newdata, re=re)
+        return predict_lmm(self, newdata, re=re, re_form=re_form, allow_new_levels=allow_new_levels)
 
     def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
         """Responses drawn from the fitted model with new random effects and residuals
