@@ -122,3 +122,41 @@ def test_a_column_read_without_null_values_is_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FitWarning)
         gx.lmer("angle ~ factor(age) + (1 | recipe:replicate)", d.with_columns(age=pl.Series(["10", "12", "14"] * 90)))
+
+
+CBPP = "cbind(incidence, size - incidence) ~ {} + (1 | herd)"
+
+
+@pytest.mark.parametrize(
+    "term, names",
+    [
+        ('relevel(period, "3")', ['relevel(period, "3")1', 'relevel(period, "3")2', 'relevel(period, "3")4']),
+        ('factor(period, levels = c("4", "3", "2", "1"))', [f'factor(period, levels = c("4", "3", "2", "1")){k}' for k in "321"]),
+        ("C(period, sum)", ["C(period, sum)1", "C(period, sum)2", "C(period, sum)3"]),
+        ("C(period, contr.helmert)", ["C(period, contr.helmert)1", "C(period, contr.helmert)2", "C(period, contr.helmert)3"]),
+    ],
+)
+def test_level_order_and_contrasts_in_the_formula(term, names):
+    cbpp = gx.datasets.load("cbpp")
+    base = gx.glmer(CBPP.format("period"), cbpp, family="binomial")
+    fit = gx.glmer(CBPP.format(term), cbpp, family="binomial")
+    assert list(fit.x_names[1:]) == names
+    assert fit.loglik == pytest.approx(base.loglik, abs=1e-7)  # same span
+    np.testing.assert_allclose(fit.predict(cbpp), base.predict(cbpp), rtol=1e-6)
+    if term.startswith("relevel"):  # period 3 is the reference: its contrast with period 1 flips sign
+        assert fit.fixef()['relevel(period, "3")1'] == pytest.approx(-(base.fixef()["period3"]), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "term, match",
+    [
+        ('relevel(period, "7")', "reference level '7' is not a level of the factor; its levels are 1, 2, 3, 4"),
+        ('factor(period, levels = c("4", "3"))', "value\\(s\\) '1', '2' outside levels"),
+        ("C(period, summ)", "unknown contrast 'summ'"),
+        ("relevel(period, 3)", "reference level as a string"),
+        ('factor(period, c("1"))', "levels = c"),
+    ],
+)
+def test_bad_level_orders_are_named(term, match):
+    with pytest.raises(ModelSpecError, match=match):
+        gx.glmer(CBPP.format(term), gx.datasets.load("cbpp"), family="binomial")

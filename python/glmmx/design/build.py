@@ -197,9 +197,12 @@ def _plan(formula: str | Formula, extra: Iterable) -> _Plan:
 # ----------------------------------------------------------------------------------------------
 
 
+_FACTOR_CALLS = ("factor", "as.factor", "ordered", "as.ordered", "relevel", "C")
+
+
 def _is_factor(expr: Expr, values: pl.Series) -> bool:
     dtype = values.dtype
-    if expr.is_call("factor", "as.factor", "ordered", "as.ordered") or dtype in (pl.String, pl.Categorical, pl.Boolean):
+    if expr.is_call(*_FACTOR_CALLS) or dtype in (pl.String, pl.Categorical, pl.Boolean):
         return True
     if isinstance(dtype, pl.Enum):
         return True
@@ -227,12 +230,13 @@ def _term_columns(
             codes = encode(kept, levels, f"factor {label}")
         else:
             levels, codes = factor_codes(kept, drop_unused=drop_unused)
+        levels, codes = _reorder_levels(v, label, kept, levels, codes)
         if len(levels) < 2:
             raise ModelSpecError(
                 f"factor {label} has only the level(s) {levels} in "
                 "the rows used; a factor needs two or more levels"
             )
-        if kept.dtype == pl.String and not v.is_call("factor", "as.factor", "ordered", "as.ordered"):
+        if kept.dtype == pl.String and not v.is_call(*_FACTOR_CALLS):
             _warn_misread_column(label, levels)
         factors[label], columns[label] = levels, codes
     return factors, columns
@@ -242,7 +246,7 @@ def _is_column_of(label: str, expr: Expr, name: str) -> bool:
     """Whether the factor ``label`` is the column ``name`` itself or ``factor(name)``-like."""
     if label == name:
         return True
-    return expr.is_call("factor", "as.factor", "ordered", "as.ordered") and len(expr.args) == 1 and expr.args[0].label == name
+    return expr.is_call(*_FACTOR_CALLS) and expr.args[0].label == name
 
 
 def _contrasts(
@@ -258,7 +262,10 @@ def _contrasts(
     for label, levels in factors.items():
         expr = plan.term_variables[label]
         key = next((k for k in asked if _is_column_of(label, expr, k)), None)
-        if key is not None:
+        if expr.is_call("C"):
+            spec = _second_argument(expr)
+            spec = str(spec.value)
+        elif key is not None:
             used.add(key)
             spec = asked[key]
         elif expr.is_call("ordered", "as.ordered") or any(_is_column_of(label, expr, o) for o in ordered):
@@ -275,6 +282,38 @@ def _contrasts(
             f"{'is not a factor' if len(unknown) == 1 else 'are not factors'} of the model; its factors are: "
             f"{', '.join(factors) or 'none'}")
     return out
+
+
+def _second_argument(expr: Expr) -> Expr | None:
+    if len(expr.args) < 2:
+        return None
+    a = expr.args[1]
+    return a.args[0] if a.kind == "arg" else a
+
+
+def _reorder_levels(expr: Expr, label: str, values: pl.Series, levels: tuple[str, ...], codes: np.ndarray):
+    """The levels of ``relevel(f, "ref")`` (``ref`` first, the others in order) and of
+    ``factor(f, levels = c(...))`` (those, in that order; levels absent from the rows used are
+    dropped, as lme4 drops unused levels), with the codes to match."""
+    second = _second_argument(expr)
+    if second is None or not expr.is_call("relevel", "factor", "ordered"):
+        return levels, codes
+    if expr.is_call("relevel"):
+        ref = str(second.value)
+        if ref not in levels:
+            raise ModelSpecError(f"{label}: the reference level {ref!r} is not a level of the factor; its levels are {', '.join(levels)}")
+        order = [ref] + [lev for lev in levels if lev != ref]
+    else:
+        asked = [str(a.value) if isinstance(a.value, str) else a.label for a in second.args]
+        outside = sorted(set(levels) - set(asked), key=levels.index)
+        if outside:
+            raise ModelSpecError(
+                f"{label}: the data have value(s) {', '.join(map(repr, outside[:5]))} outside levels = c(...); R would "
+                "make them NA and drop their rows: drop or recode them first")
+        order = [lev for lev in asked if lev in levels]
+    position = {lev: i for i, lev in enumerate(order)}
+    lut = np.array([position[lev] for lev in levels] + [-1], dtype=np.int64)
+    return tuple(order), lut[np.where(codes < 0, len(levels), codes)]
 
 
 _MISSING_MARKERS = ("NA", "N/A", "NaN", "nan", "null", ".", "")

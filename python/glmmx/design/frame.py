@@ -100,7 +100,7 @@ _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": ope
 _COMPARE = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 _COMPARE |= {"==": operator.eq, "!=": operator.ne}
 _LOGIC = {"&": operator.and_, "&&": operator.and_, "|": operator.or_, "||": operator.or_}
-_PASS_THROUGH = ("I", "factor", "as.factor", "ordered", "as.ordered", "offset")
+from glmmx.formula.parse import PASS_THROUGH as _PASS_THROUGH  # noqa: E402
 
 
 def _series_value(e: Expr, raw: Mapping[str, pl.Series]) -> pl.Series | float | str | bool | None:

@@ -83,8 +83,12 @@ _UNSPACED = {"/", "^", ":", "%%", "%/%"}
 
 _MATH = {"log": pl.Expr.log, "log2": lambda e: e.log(2), "log10": pl.Expr.log10, "log1p": pl.Expr.log1p}
 _MATH |= {"exp": pl.Expr.exp, "sqrt": pl.Expr.sqrt, "abs": pl.Expr.abs}
-SUPPORTED_FUNCTIONS = tuple(sorted([*_MATH, "I", "factor", "as.factor", "ordered", "as.ordered", "scale", "offset"]))
-_ARITY = {"log": (1, 2), "cbind": (2, 2)}  # others take one argument
+SUPPORTED_FUNCTIONS = tuple(sorted([*_MATH, "I", "factor", "as.factor", "ordered", "as.ordered", "relevel", "C", "scale", "offset"]))
+_ARITY = {"log": (1, 2), "cbind": (2, 2), "factor": (1, 2), "ordered": (1, 2), "relevel": (2, 2), "C": (2, 2)}  # others: one
+# the named arguments understood, by (function, position)
+_NAMED = {("log", 1): "base", ("factor", 1): "levels", ("ordered", 1): "levels", ("relevel", 1): "ref", ("C", 1): "contr"}
+# calls whose value is their first argument's (the design builder reads the rest)
+PASS_THROUGH = ("I", "factor", "as.factor", "ordered", "as.ordered", "relevel", "C", "offset")
 
 
 def _bp(op: str) -> int:
@@ -113,9 +117,12 @@ class Expr:
         return f"Expr({self.label!r})"
 
     def variables(self) -> set[str]:
-        """Names of the data columns this expression uses."""
+        """Names of the data columns this expression uses (of a factor-making call such as
+        ``relevel(f, "a")`` or ``C(f, sum)``, its first argument's only)."""
         if self.kind == "name":
             return {str(self.value)}
+        if self.is_call(*PASS_THROUGH):
+            return self.args[0].variables()
         return set().union(*(a.variables() for a in self.args))
 
     def is_call(self, *functions: str) -> bool:
@@ -139,7 +146,7 @@ class Expr:
             return pl.col(str(self.value))
         if k == "const":
             return pl.lit(self.value)
-        if k in ("paren", "arg") or self.is_call("I", "factor", "as.factor", "ordered", "as.ordered", "offset"):
+        if k in ("paren", "arg") or self.is_call(*PASS_THROUGH):
             return self.args[0].to_polars(scaling)
         if k == "call":
             return self._call_to_polars(scaling or {})
@@ -260,6 +267,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
 class _Parser:
     def __init__(self, text: str):
         self.text, self.tokens, self.i = text, _tokenize(text), 0
+        self.in_levels = False  # parsing the value of a levels = argument, where c(...) is allowed
 
     def parse(self) -> Expr:
         tree = self.expr(0)
@@ -317,7 +325,27 @@ class _Parser:
         self.i -= 1
         raise self.error(f"unexpected {value!r}")
 
+    def vector(self, pos: int) -> Expr:
+        """``c("a", "b", ...)`` of constants, the levels of ``factor(x, levels = c(...))``."""
+        self.expect("(")
+        items: list[Expr] = []
+        while self.peek()[1] != ")":
+            if items and self.take()[1] != ",":
+                raise _syntax_error(self.text, pos, "c() takes constants separated by ','")
+            item = self.expr(0)
+            if item.kind != "const":
+                raise _syntax_error(self.text, pos, f"c() takes constants (the levels), not {item.label}")
+            items.append(item)
+        self.expect(")")
+        if not items:
+            raise _syntax_error(self.text, pos, "levels = c() needs at least one level")
+        return _call("c", tuple(items))
+
     def call(self, function: str, pos: int) -> Expr:
+        if function == "c":
+            if self.in_levels:
+                return self.vector(pos)
+            raise _syntax_error(self.text, pos, "c(...) is understood as the levels of factor(x, levels = c(...)) only")
         if function not in SUPPORTED_FUNCTIONS and function != "cbind":
             supported = ", ".join(SUPPORTED_FUNCTIONS)
             raise _syntax_error(self.text, pos, f"unknown function {function}(); supported: {supported}")
@@ -331,7 +359,9 @@ class _Parser:
             if self.peek()[0] in ("name", "bq", "str") and self.peek(1)[1] == "=":
                 name = self.take()[1].strip("`\"'")
                 self.take()
+                self.in_levels = name == "levels"
                 value = self.expr(0)
+                self.in_levels = False
                 args.append(Expr(f"{_r_name(name)} = {value.label}", "arg", name, (value,)))
             else:
                 args.append(self.expr(0))
@@ -346,8 +376,16 @@ def _check_arguments(function: str, args: list[Expr], text: str, pos: int) -> No
         count = f"{low} or {high} arguments" if low < high else f"{low} argument{'s' * (low > 1)}"
         raise _syntax_error(text, pos, f"{function}() takes {count}")
     for i, a in enumerate(args):
-        if a.kind == "arg" and (function, i, a.op) != ("log", 1, "base"):
+        if a.kind == "arg" and _NAMED.get((function, i)) != a.op:
             raise _syntax_error(text, pos, f"unsupported argument {a.label!r} of {function}()")
+    second = args[1] if len(args) > 1 else None
+    value = second.args[0] if second is not None and second.kind == "arg" else second
+    if function in ("factor", "ordered") and second is not None and not (second.kind == "arg" and value.is_call("c")):
+        raise _syntax_error(text, pos, f"{function}() takes levels = c(...) as its second argument")
+    if function == "relevel" and not (value.kind == "const" and isinstance(value.value, str)):
+        raise _syntax_error(text, pos, 'relevel() takes the reference level as a string: relevel(f, "a")')
+    if function == "C" and value.kind not in ("name", "const"):
+        raise _syntax_error(text, pos, "C() takes a contrast name as its second argument: C(f, sum)")
 
 
 def _unquote(token: str) -> str:
