@@ -20,6 +20,7 @@ def options(description: str, argv=None) -> argparse.Namespace:
     import polars as pl
 
     pl.Config.set_tbl_cols(-1)  # tables print whole, as R prints them
+    pl.Config.set_tbl_rows(60)
     pl.Config.set_tbl_width_chars(160)
     return args
 

@@ -68,3 +68,39 @@ def test_counts_and_expanded_data_give_the_same_fit(grouped, expanded):
     # the clusters count with their frequencies: 4,856 children, 9,856 observations either way
     assert grouped.ngroups == expanded.ngroups == 4856 and grouped.nobs == expanded.nobs == 9856
     assert abs(grouped.bic - expanded.bic) < 1e-7
+
+
+def test_against_lme4(grouped):
+    """lme4 1.1-31 (R 4.2.2) on the expanded data: with its defaults (Nelder-Mead) it stops
+    short (logLik -4343.75, 'failed to converge, max|grad| = 1.67'); with bobyqa and tight
+    tolerances it converges at glmmx's estimates. lme4's own deviance function at glmmx's
+    estimates equals its tight optimum to 1e-10 (muscatine_devfun.json): the same point. Its
+    nAGQ = 10 value there is 2.0e-4 below glmmx's (the AGQ sum with 10 nodes is far from the
+    integral here and sensitive to where the nodes sit; glmmx equals glmm, another Rust
+    implementation, to 1e-10 at the same node count), so log-likelihoods are compared to that."""
+    tight, default, devfun = reference("muscatine_nAGQ10_tight"), reference("muscatine_nAGQ10"), reference("muscatine_devfun")
+    assert tight["converged_lme4"] and not default["converged_lme4"]
+    assert grouped.loglik > default["loglik"] + 1.0  # lme4's default fit is far short
+    assert abs(devfun["nAGQ10"]["at_glmmx"]["loglik"] - tight["loglik"]) < 1e-8
+    assert 0.0 <= grouped.loglik - tight["loglik"] < 2.5e-4
+    fixef = grouped.fixef()
+    assert list(fixef) == tight["fixef"]["terms"]
+    np.testing.assert_allclose(list(fixef.values()), tight["fixef"]["estimate"], rtol=2e-4)
+    assert grouped.varcorr()["sdcor"][0] == pytest.approx(tight["varcorr"]["sdcor"], rel=2e-4)
+
+
+@pytest.mark.xfail(reason="open: glmmx's nAGQ = 10 standard errors are 0.5-5% above lme4's here (HR's nAGQ = 10 "
+                          "SEs agree to 4 figures); lme4's finite-difference Hessian of a deviance that is rough in "
+                          "the node placement is the first suspect, not yet checked", strict=False)
+def test_standard_errors_against_lme4(grouped):
+    tight = reference("muscatine_nAGQ10_tight")
+    se = dict(zip(grouped.coef_table()["term"], grouped.coef_table()["std_error"]))
+    np.testing.assert_allclose([se[t] for t in tight["fixef"]["terms"]], tight["fixef"]["std_error"], rtol=5e-3)
+
+
+def test_laplace_against_lme4(long):
+    tight = reference("muscatine_nAGQ1_tight")
+    fit = gx.glmer(EX.FORMULA, data=long, family="binomial", nagq=1, group_weights="Count")
+    assert fit.converged and tight["converged_lme4"]
+    assert fit.loglik - tight["loglik"] > -1e-6
+    assert fit.varcorr()["sdcor"][0] == pytest.approx(tight["varcorr"]["sdcor"], rel=1e-3)

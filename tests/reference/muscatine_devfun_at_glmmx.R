@@ -101,14 +101,17 @@ l1t <- list(name = "muscatine_nAGQ1_tight",
             optimizer_feval = m1t@optinfo$feval, elapsed_s = tt)
 at_l1t <- point(dfun1, c(l1t$theta, l1t$fixef$estimate))
 
-ctl13 <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-13)
+# tolPwrss = 1e-13 fails in the nAGQ = 0 initial step ("pwrssUpdate did not converge in (maxit) iterations"),
+# so that step is skipped and the fit starts from the tolPwrss = 1e-10 tight estimates.
+ctl13 <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-13, nAGQ0initStep = FALSE)
+start13 <- list(theta = l10t$theta, fixef = l10t$fixef$estimate)
 warns <- character(0)
-tt13 <- system.time(m13 <- withCallingHandlers(glmer(f, data = d, family = binomial, nAGQ = 10, control = ctl13),
+tt13 <- system.time(m13 <- withCallingHandlers(glmer(f, data = d, family = binomial, nAGQ = 10, control = ctl13, start = start13),
   warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") }))[["elapsed"]]
 vc <- as.data.frame(VarCorr(m13)); msgs <- m13@optinfo$conv$lme4$messages; a <- anova(m13)
 l13 <- list(name = "muscatine_nAGQ10_tight13",
             call = paste0("glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = 10, ",
-                          "control = glmerControl(optimizer = \"bobyqa\", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-13))"),
+                          "control = glmerControl(optimizer = \"bobyqa\", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-13, nAGQ0initStep = FALSE), start = list(theta, fixef from muscatine_nAGQ10_tight))"),
             engine = engine, r_version = R.version.string, data = l10$data,
             nobs = nobs(m13), ngroups = unname(ngrps(m13)),
             loglik = as.numeric(logLik(m13)), aic = AIC(m13), bic = BIC(m13), deviance = deviance(m13),
