@@ -17,6 +17,25 @@ SHARED_REFERENCE = SHARED / "reference"
 LOCAL_REFERENCE = Path(__file__).resolve().parent / "reference_r"
 
 
+def pytest_report_header(config):
+    import glmmx
+
+    return f"glmmx {glmmx.__version__} from {Path(glmmx.__file__).parent}"
+
+
+def pytest_configure(config):
+    """GLMMX_TEST_INSTALLED=1 (set by .ci/run): the suite must test the installed wheel, so the
+    glmmx it imports may not come from this repository's python/ folder."""
+    import os
+
+    if os.environ.get("GLMMX_TEST_INSTALLED") == "1":
+        import glmmx
+
+        where = Path(glmmx.__file__).resolve()
+        if ROOT in where.parents:
+            raise pytest.UsageError(f"GLMMX_TEST_INSTALLED=1 but glmmx is imported from {where}")
+
+
 def shared_csv(name: str):
     """A data set from ../shared/data as a polars DataFrame, or skip the test."""
     import polars as pl
