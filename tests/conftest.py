@@ -11,12 +11,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REFERENCE = Path(__file__).resolve().parent / "reference"
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "tests" / "reference"
+
+
+def pytest_report_header(config):
+    import glmmx
+
+    return f"glmmx {glmmx.__version__} from {Path(glmmx.__file__).parent}"
+
+
+def pytest_configure(config):
+    """GLMMX_TEST_INSTALLED=1 (set by .ci/run): the suite must test the installed wheel, so the
+    glmmx it imports may not come from this repository's python/ folder."""
+    import os
+
+    if os.environ.get("GLMMX_TEST_INSTALLED") == "1":
+        import glmmx
+
+        where = Path(glmmx.__file__).resolve()
+        if ROOT in where.parents:
+            raise pytest.UsageError(f"GLMMX_TEST_INSTALLED=1 but glmmx is imported from {where}")
 
 
 def dataset(name: str):
     """A bundled data set (``glmmx.datasets.load``) as a polars DataFrame."""
     import glmmx as gx
+
 
     return gx.datasets.load(name)
 

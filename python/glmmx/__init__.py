@@ -6,8 +6,6 @@ load on first use of a function that needs them.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
@@ -42,7 +40,22 @@ _LAZY = {
 _SUBMODULES = ("datasets",)
 
 
+def _version() -> str:
+    """The installed distribution's version (Cargo.toml's, put in the metadata by maturin).
+    Looked up on first use: importlib.metadata is not imported by ``import glmmx``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("glmmx")
+    except PackageNotFoundError:  # the source tree on sys.path without an installed copy
+        return "0+unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":
+        value = _version()
+        globals()[name] = value
+        return value
     if name in _SUBMODULES:
         import importlib
 
@@ -60,4 +73,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_LAZY) + list(_SUBMODULES))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES) | {"__version__"})
