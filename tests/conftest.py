@@ -42,6 +42,23 @@ def dataset(name: str):
     return gx.datasets.load(name)
 
 
+def example_module(script: str):
+    """An example script of examples/ imported as a module (its own folder on sys.path while
+    it loads, for examples/_common.py)."""
+    import importlib.util
+    import sys
+
+    folder = str(ROOT / "examples")
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(f"example_{script.removesuffix('.py')}", ROOT / "examples" / script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(folder)
+
+
 def reference(name: str) -> dict:
     """An R reference result, tests/reference/<name>.json (its "call" key holds the R call)."""
     return json.loads((REFERENCE / f"{name}.json").read_text())

@@ -5,33 +5,16 @@ tests/reference/muscatine_lme4.R; R call and versions inside)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 import glmmx as gx
-from conftest import reference
+from conftest import example_module, reference
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _example():
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        spec = importlib.util.spec_from_file_location("muscatine_example", EXAMPLES / "muscatine.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(EXAMPLES))
-
-
-EX = _example()
+EX = example_module("muscatine.py")
 
 
 @pytest.fixture(scope="module")

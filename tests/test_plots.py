@@ -4,17 +4,15 @@ drawn geometry (renderer extents in display units), not on pictures."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
-import sys
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 import glmmx as gx
+from conftest import example_module
 from glmmx.inference.binomial import clopper_pearson
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -24,7 +22,6 @@ from matplotlib.collections import PathCollection  # noqa: E402
 
 from glmmx.report.plot import tick_plan  # noqa: E402
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -232,19 +229,8 @@ def test_clopper_pearson_arrays_and_bad_input():
             clopper_pearson(x, n, level=level)
 
 
-def _power_example():
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        spec = importlib.util.spec_from_file_location("power_analysis_example", EXAMPLES / "power_analysis.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(EXAMPLES))
-
-
 def test_power_plot_has_exact_intervals_and_states_the_studies_counted(tmp_path):
-    example = _power_example()
+    example = example_module("power_analysis.py")
     counts = np.array([944, 994, 1000, 1000])
     hits = np.array([428, 751, 961, 1000])
     lo, hi = clopper_pearson(hits, counts)

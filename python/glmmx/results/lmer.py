@@ -227,12 +227,8 @@ class LmerResult:
     def predict(self, newdata=None, re: bool = True, *, re_form=ALL, allow_new_levels: bool = False) -> np.ndarray:
         """Xβ̂ (+ offset) plus the conditional modes of each row's levels.
 
-        ``re_form`` chooses the random-effects terms added, as lme4's ``re.form``: a formula
-        of the model's terms (``"~(1 | g)"``), or ``None``/``"NA"``/``"~0"`` for none (left
-        out: all, or none with ``re=False``). A grouping level not seen in the fit raises
-        ``ModelSpecError`` naming it; with ``allow_new_levels=True`` it gets the population
-        value (random effect 0), as lme4's ``allow.new.levels = TRUE``. Rows of ``newdata``
-        with missing values give NaN.
+        ``re_form`` and ``allow_new_levels`` are lme4's ``re.form`` and ``allow.new.levels``
+        (``glmmx.results.re_form``); rows of ``newdata`` with missing values give NaN.
         """
         from glmmx.results.predict import predict_lmm
 
