@@ -1,6 +1,7 @@
 # lme4's own deviance functions for the Muscatine model (devFunOnly = TRUE), evaluated at glmmx's estimates and at
-# lme4's own, to tell optimiser precision from a difference in the objective. Evaluated at tolPwrss = 1e-13 (main
-# numbers) and 1e-10 (the tolerance of the nAGQ10_tight fit), since at 1e-10 lme4's AGQ-10 value is 2.0e-4 low.
+# lme4's own, to tell optimiser precision from a difference in the objective. Keys at_* use tolPwrss = 1e-10 (the
+# tolerance of the *_tight fits); keys under tolPwrss_1e13 use 1e-13. At 1e-10 lme4's AGQ-10 value at these points is
+# 2.0e-4 below the converged-PIRLS value; at 1e-13 it equals glmmx's and an independent numpy AGQ-10 to 1e-9.
 # Also: the Laplace value recomputed from lme4's own conditional modes (lme4's ldL2 comes from the Cholesky factor of
 # the previous PIRLS iterate); a tight lme4 Laplace fit (the default Laplace fit stops with max|grad| = 19.9); and an
 # nAGQ = 10 bobyqa fit with tolPwrss = 1e-13.
@@ -39,8 +40,8 @@ rd <- function(name) fromJSON(file.path("tests/reference", paste0(name, ".json")
 l10 <- rd("muscatine_nAGQ10"); l10t <- rd("muscatine_nAGQ10_tight"); l1 <- rd("muscatine_nAGQ1")
 par_of <- function(r) c(r$theta, r$fixef$estimate)
 
-ctl <- glmerControl(tolPwrss = 1e-13)
-ctl10 <- glmerControl(tolPwrss = 1e-10)
+ctl <- glmerControl(tolPwrss = 1e-10)     # the tolerance of the nAGQ10_tight / nAGQ1_tight fits (keys at_*)
+ctl13 <- glmerControl(tolPwrss = 1e-13)   # tighter inner PIRLS (keys under tolPwrss_1e13)
 ll <- function(dfun, p) -dfun(p) / 2
 point <- function(dfun, p, grad = TRUE) {
   res <- list(par = p, loglik = ll(dfun, p))
@@ -48,35 +49,39 @@ point <- function(dfun, p, grad = TRUE) {
   res$max_abs_grad <- if (grad) max(abs(res$grad_loglik)) else NULL
   res
 }
+p_gx10 <- c(gx10$theta, gx10$beta); p_gx1 <- c(gx1$theta, gx1$beta)
 
 ## nAGQ = 10
 dfun10 <- glmer(f, data = d, family = binomial, nAGQ = 10, devFunOnly = TRUE, control = ctl)
-at_gx10 <- point(dfun10, c(gx10$theta, gx10$beta))
+at_gx10 <- point(dfun10, p_gx10)
 at_l10t <- point(dfun10, par_of(l10t))
 at_l10 <- point(dfun10, par_of(l10), grad = FALSE)
-again_gx10 <- ll(dfun10, c(gx10$theta, gx10$beta))   # re-evaluation after other points: PIRLS start independence
-dfun10_1e10 <- glmer(f, data = d, family = binomial, nAGQ = 10, devFunOnly = TRUE, control = ctl10)
-tol1e10_gx10 <- ll(dfun10_1e10, c(gx10$theta, gx10$beta)); tol1e10_l10t <- ll(dfun10_1e10, par_of(l10t))
-H <- numDeriv::hessian(function(x) dfun10(x) / 2, c(gx10$theta, gx10$beta))   # Hessian of -loglik in (theta, beta)
+again_gx10 <- ll(dfun10, p_gx10)   # re-evaluation after other points: PIRLS start independence
+dfun10_13 <- glmer(f, data = d, family = binomial, nAGQ = 10, devFunOnly = TRUE, control = ctl13)
+t13_gx10 <- point(dfun10_13, p_gx10)
+t13_l10t <- point(dfun10_13, par_of(l10t))
+t13_l10 <- point(dfun10_13, par_of(l10), grad = FALSE)
+t13_again_gx10 <- ll(dfun10_13, p_gx10)
+H <- numDeriv::hessian(function(x) dfun10_13(x) / 2, p_gx10)   # Hessian of -loglik in (theta, beta), tolPwrss = 1e-13
 V <- solve(H)
 se_hess_gx10 <- sqrt(diag(V))[-1]
 
 ## nAGQ = 1 (Laplace)
 dfun1 <- glmer(f, data = d, family = binomial, nAGQ = 1, devFunOnly = TRUE, control = ctl)
-at_gx1 <- point(dfun1, c(gx1$theta, gx1$beta))
+at_gx1 <- point(dfun1, p_gx1)
 at_l1 <- point(dfun1, par_of(l1))
-again_gx1 <- ll(dfun1, c(gx1$theta, gx1$beta))
-# Laplace recomputed from lme4's own conditional modes u at glmmx's point (dfun1 was just evaluated there)
+again_gx1 <- ll(dfun1, p_gx1)
+dfun1_13 <- glmer(f, data = d, family = binomial, nAGQ = 1, devFunOnly = TRUE, control = ctl13)
+t13_gx1 <- point(dfun1_13, p_gx1, grad = FALSE)
+# Laplace recomputed from lme4's own conditional modes u at glmmx's point (dfun1_13 was just evaluated there)
 X <- model.matrix(~ Gender + log(Age) * factor(Cohort), d); g <- as.integer(d$id)
-pp <- environment(dfun1)$pp; u <- pp$u(1); th <- gx1$theta
+pp <- environment(dfun1_13)$pp; u <- pp$u(1); th <- gx1$theta
 eta <- drop(X %*% gx1$beta) + th * u[g]; mu <- plogis(eta)
 h <- th^2 * rowsum(mu * (1 - mu), g)[, 1] + 1
 lap_recomputed <- sum(d$obese01 * eta - log1p(exp(eta))) - sum(u^2) / 2 - sum(log(h)) / 2
-lap_check <- list(loglik_lme4_devfun = again_gx1, loglik_recomputed_from_lme4_u = lap_recomputed,
+lap_check <- list(loglik_lme4_devfun = t13_gx1$loglik, loglik_recomputed_from_lme4_u = lap_recomputed,
                   lme4_ldL2 = pp$ldL2(), sum_log_h_at_lme4_u = sum(log(h)),
                   max_abs_mode_equation_at_lme4_u = max(abs(rowsum(th * (d$obese01 - mu), g)[, 1] - u)))
-dfun1_1e10 <- glmer(f, data = d, family = binomial, nAGQ = 1, devFunOnly = TRUE, control = ctl10)
-tol1e10_gx1 <- ll(dfun1_1e10, c(gx1$theta, gx1$beta))
 
 ctl_tight <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5, rhoend = 1e-10), tolPwrss = 1e-10)
 warns <- character(0)
@@ -127,21 +132,25 @@ l13 <- list(name = "muscatine_nAGQ10_tight13",
             optimizer_feval = m13@optinfo$feval, elapsed_s = tt13,
             anova = list(term = rownames(a), npar = a$npar, sum_sq = a[["Sum Sq"]], mean_sq = a[["Mean Sq"]], F = a[["F value"]]))
 at_l13 <- point(dfun10, c(l13$theta, l13$fixef$estimate))
+t13_l13 <- point(dfun10_13, c(l13$theta, l13$fixef$estimate))
 
 out <- list(name = "muscatine_devfun", engine = engine, r_version = R.version.string,
-            call = "glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = q, devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-13))(c(theta, beta)); loglik = -devfun/2; gradients by numDeriv::grad; *_tolPwrss_1e10 the same with tolPwrss = 1e-10",
+            call = paste("glmer(obese01 ~ Gender + log(Age) * factor(Cohort) + (1 | id), data = d, family = binomial, nAGQ = q,",
+                         "devFunOnly = TRUE, control = glmerControl(tolPwrss = 1e-10))(c(theta, beta)); loglik = -devfun/2;",
+                         "gradients by numDeriv::grad; under tolPwrss_1e13 the same with tolPwrss = 1e-13"),
             nAGQ10 = list(glmmx_loglik = gx10$loglik,
                           at_glmmx = at_gx10, at_glmmx_reevaluated = again_gx10,
                           at_lme4_tight = at_l10t, at_lme4_default = at_l10, at_lme4_tight13 = at_l13,
-                          at_glmmx_tolPwrss_1e10 = tol1e10_gx10, at_lme4_tight_tolPwrss_1e10 = tol1e10_l10t,
                           lme4_default_loglik = l10$loglik, lme4_tight_loglik = l10t$loglik, lme4_tight13_loglik = l13$loglik,
-                          se_from_numDeriv_hessian_at_glmmx = se_hess_gx10,
-                          sd_se_from_numDeriv_hessian_at_glmmx = sqrt(V[1, 1])),
+                          tolPwrss_1e13 = list(at_glmmx = t13_gx10, at_glmmx_reevaluated = t13_again_gx10,
+                                               at_lme4_tight = t13_l10t, at_lme4_default = t13_l10, at_lme4_tight13 = t13_l13,
+                                               se_from_numDeriv_hessian_at_glmmx = se_hess_gx10,
+                                               sd_se_from_numDeriv_hessian_at_glmmx = sqrt(V[1, 1]))),
             nAGQ1 = list(glmmx_loglik = gx1$loglik,
-                         at_glmmx = at_gx1, at_glmmx_reevaluated = again_gx1, at_glmmx_tolPwrss_1e10 = tol1e10_gx1,
-                         laplace_recomputed_at_glmmx = lap_check,
+                         at_glmmx = at_gx1, at_glmmx_reevaluated = again_gx1,
                          at_lme4_default = at_l1, at_lme4_tight = at_l1t,
-                         lme4_default_loglik = l1$loglik, lme4_tight_loglik = l1t$loglik))
+                         lme4_default_loglik = l1$loglik, lme4_tight_loglik = l1t$loglik,
+                         tolPwrss_1e13 = list(at_glmmx = t13_gx1, laplace_recomputed_at_glmmx = lap_check)))
 write(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_devfun.json")
 write(toJSON(l13, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_nAGQ10_tight13.json")
 write(toJSON(l1t, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"), "tests/reference/muscatine_nAGQ1_tight.json")
