@@ -160,3 +160,44 @@ def test_level_order_and_contrasts_in_the_formula(term, names):
 def test_bad_level_orders_are_named(term, match):
     with pytest.raises(ModelSpecError, match=match):
         gx.glmer(CBPP.format(term), gx.datasets.load("cbpp"), family="binomial")
+
+
+@pytest.fixture(scope="module")
+def lme4_ref():
+    from conftest import reference
+
+    return reference("contrasts_predict_lme4")
+
+
+def _cake(ordered: bool):
+    d = gx.datasets.load("cake").with_columns(pl.col("temperature").cast(pl.String).cast(pl.Enum(TEMPERATURES)))
+    if not ordered:
+        return d
+    p = pd.DataFrame({c: d[c].to_numpy() for c in d.columns})
+    p["temperature"] = pd.Categorical(p["temperature"], categories=TEMPERATURES, ordered=True)
+    return p
+
+
+@pytest.mark.parametrize(
+    "name, data, kwargs, formula",
+    [
+        ("cake_poly", True, {}, CAKE),
+        ("cake_treatment", False, {}, CAKE),
+        ("cake_sum_helmert", False, {"contrasts": {"recipe": "sum", "temperature": "helmert"}}, CAKE),
+        ("cake_relevel", False, {}, 'angle ~ relevel(recipe, "C") + temperature + (1 | recipe:replicate)'),
+    ],
+)
+def test_cake_against_lme4(lme4_ref, name, data, kwargs, formula):
+    """lme4 1.1-31 (R 4.2.2) on its cake data (tests/reference/contrasts_predict_lme4.R): the
+    REML criterion depends on the coding, so it checks the coding as well as the fit."""
+    ref = lme4_ref[name]
+    fit = gx.lmer(formula, _cake(data), **kwargs)
+    assert list(fit.x_names) == ref["terms"]
+    assert fit.reml_criterion == pytest.approx(ref["reml_criterion"], abs=1e-6)
+    np.testing.assert_allclose(list(fit.fixef().values()), ref["estimate"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fit.coef_table()["std_error"].to_numpy(), ref["std_error"], rtol=1e-4)
+
+
+def test_contrast_matrices_equal_r(lme4_ref):
+    np.testing.assert_allclose(contrast("poly", list("abcdef"), "f").matrix, np.array(lme4_ref["contr_poly_6"]), atol=1e-15)
+    np.testing.assert_array_equal(contrast("helmert", list("abcd"), "f").matrix, np.array(lme4_ref["contr_helmert_4"]))

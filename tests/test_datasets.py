@@ -30,6 +30,7 @@ SHAPES = {
     "Penicillin": (144, ["diameter", "plate", "sample"]),
     "VerbAgg": (7584, ["Anger", "Gender", "item", "resp", "id", "btype", "situ", "mode", "r2"]),
     "InstEval": (73421, ["s", "d", "studage", "lectage", "service", "dept", "y"]),
+    "cake": (270, ["replicate", "recipe", "temperature", "angle", "temp"]),
     "grouseticks": (403, ["INDEX", "TICKS", "BROOD", "HEIGHT", "YEAR", "LOCATION", "cHEIGHT"]),
 }
 

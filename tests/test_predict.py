@@ -84,3 +84,22 @@ def test_new_levels_are_named_only_for_added_terms(penicillin):
 def test_bad_prediction_arguments_are_named(sleep, uncorrelated, kwargs, match):
     with pytest.raises(ModelSpecError, match=match):
         uncorrelated.predict(sleep, **kwargs)
+
+
+def test_predictions_equal_lme4(sleep, uncorrelated):
+    """lme4 1.1-31's predict (tests/reference/contrasts_predict_lme4.R)."""
+    from conftest import reference
+
+    ref = reference("contrasts_predict_lme4")
+    s = ref["sleep_re_form"]
+    np.testing.assert_allclose(uncorrelated.predict(sleep, re_form="~(1 | Subject)"), s["pred"], rtol=1e-6)
+    np.testing.assert_allclose(uncorrelated.predict(sleep, re_form="NA"), s["pred_na"], rtol=1e-6)
+    np.testing.assert_allclose(uncorrelated.predict(sleep), s["pred_all"], rtol=1e-6)
+    p = ref["penicillin_new"]
+    fit = gx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", gx.datasets.load("Penicillin"))
+    new = pl.DataFrame({"plate": ["a", "b", "zz"], "sample": ["A", "F", "A"]})
+    np.testing.assert_allclose(fit.predict(new, allow_new_levels=True), p["pred_allow"], rtol=1e-6)
+    np.testing.assert_allclose(fit.predict(new, re_form="~(1 | sample)", allow_new_levels=True), p["pred_sample"], rtol=1e-6)
+    assert "zz" in p["error_without"]
+    with pytest.raises(ModelSpecError, match="'zz' of plate"):
+        fit.predict(new)

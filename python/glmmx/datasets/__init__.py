@@ -4,7 +4,8 @@
 under which licence, ``names()`` the list. The seed lecture's data: ``HR`` (heart rates under
 three drugs), ``schizo`` (NIMH schizophrenia trial), ``muscatine`` and its count table ``MCRS``
 (childhood obesity), ``housing`` (homeless people's housing status); lme4's ``cbpp``,
-``sleepstudy``, ``Pastes``, ``Penicillin``, ``VerbAgg``, ``InstEval`` and ``grouseticks``; and
+``sleepstudy``, ``Pastes``, ``Penicillin``, ``cake``, ``VerbAgg``, ``InstEval`` and
+``grouseticks``; and
 ``ordinal()``, a simulated longitudinal ordinal study for ``npmlt``.
 
 Examples

@@ -116,6 +116,15 @@ CATALOGUE: dict[str, Entry] = {
         "Davies & Goldsmith (1972); " + _LME4,
         _LME4_LICENCE,
     ),
+    "cake": Entry(
+        "cake.csv",
+        "51dd01508ef9ca1b11b61d3ee48005bbb2352fc6bcee5677b9d0791c721d029f",
+        "Breakage angle of chocolate cakes: 3 recipes, 15 replicates each, baked at 6 temperatures "
+        "(175..225 degrees; an ordered factor in R, give contrasts={'temperature': 'poly'} or an "
+        "ordered pandas Categorical for R's coding). 270 rows: replicate, recipe, temperature, angle, temp.",
+        "Cook (1938); " + _LME4,
+        _LME4_LICENCE,
+    ),
     "VerbAgg": Entry(
         "VerbAgg.csv.gz",
         "fbdfc8ec02699bd39d7ea88a2038ec9b4f371c4750a0dda6888d27d39d1bf3ac",
