@@ -254,9 +254,9 @@ def _contrasts(
 ) -> dict[str, Contrast]:
     """Each factor's coding, as R chooses it: the ``contrasts=`` entry naming the factor (by
     its label or its column), else ``poly`` for an ordered factor, else treatment (left out)."""
-    asked = dict(asked or {})
-    if not isinstance(asked, dict):
+    if asked is not None and not isinstance(asked, Mapping):
         raise ModelSpecError(f"contrasts must be a dict of factor name to contrast, not {type(asked).__name__}")
+    asked = dict(asked or {})
     out: dict[str, Contrast] = {}
     used = set()
     for label, levels in factors.items():
